@@ -1,0 +1,85 @@
+"""ONNX export with tf2onnx, checked with `onnx.checker`, run with onnxruntime.
+
+tf2onnx converts a `tf.function` over the Keras model (what Keras'
+`model.export(format="onnx")` does internally); `tf2onnx.convert.from_keras` is broken
+with Keras 3. The batch axis is renamed to "batch" so clients see it is dynamic.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_OPSET = 17
+BATCH_AXIS = "batch"
+
+
+def convert(model, path, *, input_name, output_name, opset=None):
+    """Writes `model` as ONNX at `path`.
+
+    Args:
+        model: keras.Model. Single input, single output.
+        path: str. The .onnx file to write.
+        input_name: str. Name of the graph input.
+        output_name: str. Name of the graph output.
+        opset: int or None. ONNX opset. Defaults to None (`DEFAULT_OPSET`).
+
+    Returns:
+        dict: "opset", "inputs" and "outputs" (name, shape with "batch", dtype).
+    """
+    import onnx
+    import tf2onnx
+
+    opset = DEFAULT_OPSET if opset is None else int(opset)
+    input_shape = (None,) + tuple(model.inputs[0].shape[1:])
+    spec = tf.TensorSpec(input_shape, tf.as_dtype(model.inputs[0].dtype), name=input_name)
+
+    @tf.function
+    def serve(x):
+        return tf.cast(model(x, training=False), tf.float32)
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=[spec], opset=opset)
+    graph = proto.graph
+    (graph_output,) = graph.output
+    old_name = graph_output.name
+    # tf2onnx names the output after its TF tensor ("Identity:0"): rename it for users.
+    for node in graph.node:
+        node.output[:] = [output_name if o == old_name else o for o in node.output]
+    graph_output.name = output_name
+    for value in list(graph.input) + list(graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_value")
+        dim.dim_param = BATCH_AXIS
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, path)
+    return {"opset": opset, **describe(path)}
+
+
+def describe(path):
+    """Inputs and outputs of the ONNX file at `path`: name, shape, dtype."""
+    import onnx
+
+    proto = onnx.load(path)
+
+    def info(value):
+        dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+        return {"name": value.name, "shape": dims, "dtype": np.dtype(dtype).name}
+
+    return {"inputs": [info(v) for v in proto.graph.input],
+            "outputs": [info(v) for v in proto.graph.output]}
+
+
+def check(path):
+    """Runs `onnx.checker` on the file at `path`."""
+    import onnx
+
+    onnx.checker.check_model(path, full_check=True)
+
+
+def run(path, x):
+    """Runs the ONNX file at `path` on `x` with onnxruntime (CPU)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (input_meta,) = session.get_inputs()
+    (output,) = session.run(None, {input_meta.name: np.asarray(x, np.float32)})
+    return np.asarray(output, np.float32)

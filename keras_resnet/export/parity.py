@@ -1,0 +1,116 @@
+"""Parity between an exported artifact's outputs and the Keras model's outputs.
+
+Figures, over one batch (the "parity batch"):
+- `max_abs`: max |y - y_ref| over every output element.
+- `max_rel`: `max_abs / max |y_ref|`, i.e. relative to the output's scale. An
+  element-wise relative error is meaningless for softmax outputs, where most
+  probabilities are near 0.
+- `top1_agreement`: share of rows (argmax over the last axis) where the artifact's
+  score for the reference's top-1 class equals the artifact's own maximum. Ties count
+  as agreement: a full-integer model with int8 outputs quantizes softmax scores to
+  1/256 steps, and a tie with the right class is not a wrong answer.
+
+Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
+- float32 artifacts (SavedModel, TFLite float32, ONNX): `max_rel <= 1e-4`. Only the
+  kernels' summation order differs; ResNet-20 and ResNet-50 measured here stay below
+  1e-5 (docs/export.md).
+- float16 weights: `max_rel <= 1e-2` (a half-precision mantissa holds ~3 decimal
+  digits; ResNet-50 measured ~1e-3).
+- dynamic-range int8 and full-integer int8: `top1_agreement >= 0.9`. Quantization
+  error is large element-wise, so only the decision is checked. Post-training int8 on a
+  trained model usually keeps 98-99% agreement; 0.9 leaves room for small parity
+  batches (one row of 16 is 6%), while a broken calibration (wrong ranges, wrong
+  preprocessing) falls far below it (chance is 1/classes). On an untrained model
+  whose scores are near-uniform, top-1 is decided by noise: pass lower thresholds
+  explicitly there.
+"""
+
+import numpy as np
+
+FLOAT32 = "float32"
+FLOAT16 = "float16"
+INT8 = "int8"
+
+DEFAULT_TOLERANCES = {
+    FLOAT32: {"max_rel": 1e-4},
+    FLOAT16: {"max_rel": 1e-2},
+    INT8: {"min_top1_agreement": 0.9},
+}
+
+
+class ParityError(RuntimeError):
+    """An artifact's outputs differ from the Keras model's beyond tolerance."""
+
+
+def resolve_tolerances(tolerances=None):
+    """`DEFAULT_TOLERANCES` with the entries of `tolerances` merged over them.
+
+    Args:
+        tolerances: dict or None. {precision: {"max_rel": float,
+            "min_top1_agreement": float}} for precision in "float32", "float16",
+            "int8". Defaults to None (the defaults).
+    """
+    merged = {key: dict(value) for key, value in DEFAULT_TOLERANCES.items()}
+    for precision, limits in (tolerances or {}).items():
+        if precision not in merged:
+            raise ValueError(f"Unknown precision in tolerances: {precision!r}. "
+                             f"Allowed values: {sorted(merged)}.")
+        unknown = set(limits) - {"max_rel", "min_top1_agreement"}
+        if unknown:
+            raise ValueError(f"Unknown tolerance keys for {precision!r}: {sorted(unknown)}. "
+                             "Allowed keys: ['max_rel', 'min_top1_agreement'].")
+        merged[precision].update({k: float(v) for k, v in limits.items()})
+    return merged
+
+
+def compare(reference, candidate):
+    """Parity figures of `candidate` against `reference` (see module docstring).
+
+    Args:
+        reference: array. The Keras model's outputs, (batch, ..., classes).
+        candidate: array. The artifact's outputs, same shape.
+
+    Returns:
+        dict with float "max_abs", "max_rel", "top1_agreement" and int "samples".
+    """
+    reference = np.asarray(reference, np.float64)
+    candidate = np.asarray(candidate, np.float64)
+    if reference.shape != candidate.shape:
+        raise ParityError(f"Output shape {candidate.shape} differs from the Keras model's "
+                          f"{reference.shape}.")
+    max_abs = float(np.max(np.abs(candidate - reference))) if reference.size else 0.0
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    ref_top = np.argmax(reference, axis=-1)
+    cand_at_ref = np.take_along_axis(candidate, ref_top[..., None], axis=-1)[..., 0]
+    agree = cand_at_ref >= np.max(candidate, axis=-1)
+    return {
+        "max_abs": max_abs,
+        "max_rel": max_abs / scale if scale > 0 else max_abs,
+        "top1_agreement": float(np.mean(agree)) if agree.size else 1.0,
+        "samples": int(reference.shape[0]),
+    }
+
+
+def check(name, figures, precision, tolerances):
+    """Adds "precision", "tolerance" and "passed" to `figures`; returns a failure
+    message or None.
+
+    Args:
+        name: str. The artifact, for the message.
+        figures: dict. From `compare`, updated in place.
+        precision: str. "float32", "float16" or "int8".
+        tolerances: dict. From `resolve_tolerances`.
+    """
+    limits = tolerances[precision]
+    failures = []
+    if "max_rel" in limits and not figures["max_rel"] <= limits["max_rel"]:
+        failures.append(f"max_rel={figures['max_rel']:.3g} > {limits['max_rel']:g}")
+    if ("min_top1_agreement" in limits
+            and not figures["top1_agreement"] >= limits["min_top1_agreement"]):
+        failures.append(f"top1_agreement={figures['top1_agreement']:.3f} < "
+                        f"{limits['min_top1_agreement']:g}")
+    figures.update(precision=precision, tolerance=limits, passed=not failures)
+    if failures:
+        return (f"{name} ({precision}) fails parity with the Keras model: "
+                f"{', '.join(failures)} (max_abs={figures['max_abs']:.3g}).")
+    return None

@@ -1,0 +1,120 @@
+"""Atomic publishing of an export folder.
+
+An export is built in a staging folder beside its destination
+(`.<name>.tmp-<pid>-<random>`) and moved into place with `os.rename`, so readers see
+either the previous export or the complete new one, never a half-written folder.
+Replacing an existing export takes two renames (old aside, new in); a process killed
+between them leaves the old export as `.<name>.old-<pid>-<random>`, which the next
+run puts back. Staging folders of dead processes are removed by the next run.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+
+def _siblings(destination, kind):
+    parent, name = os.path.split(os.path.abspath(destination))
+    prefix = f".{name}.{kind}-"
+    if not os.path.isdir(parent):
+        return []
+    return [os.path.join(parent, entry) for entry in sorted(os.listdir(parent))
+            if entry.startswith(prefix)]
+
+
+def _owner_alive(path):
+    """Whether the process whose pid is encoded in a staging folder's name still runs."""
+    try:
+        pid = int(os.path.basename(path).rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(destination):
+    """Removes leftovers of killed exports beside `destination`.
+
+    A set-aside previous export (`.old-*`) whose owner died before publishing is moved
+    back when `destination` is missing; every other leftover of a dead process is
+    deleted.
+
+    Args:
+        destination: str. The export folder.
+
+    Returns:
+        List of the paths removed or restored.
+    """
+    handled = []
+    for old in _siblings(destination, "old"):
+        if _owner_alive(old):
+            continue
+        if not os.path.exists(destination):
+            os.rename(old, destination)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+        handled.append(old)
+    for staging in _siblings(destination, "tmp"):
+        if not _owner_alive(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+            handled.append(staging)
+    return handled
+
+
+def check_destination(destination, overwrite):
+    """Raises FileExistsError when `destination` exists and `overwrite` is False."""
+    if os.path.exists(destination) and not overwrite:
+        raise FileExistsError(
+            f"Export destination output_dir={destination!r} already exists. Pass "
+            "overwrite=True (--overwrite) to replace it, or choose another output_dir.")
+
+
+@contextlib.contextmanager
+def staging_folder(destination, overwrite=False):
+    """Yields an empty staging folder beside `destination`; publishes it on success.
+
+    On any exception (or a parity failure raised inside the block) the staging folder
+    is deleted and `destination` is left as it was.
+
+    Args:
+        destination: str. Where the finished export goes.
+        overwrite: bool. Replace an existing `destination`. Defaults to False.
+    """
+    destination = os.path.abspath(destination)
+    parent, name = os.path.split(destination)
+    os.makedirs(parent, exist_ok=True)
+    clean_stale(destination)
+    check_destination(destination, overwrite)
+    staging = tempfile.mkdtemp(prefix=f".{name}.tmp-{os.getpid()}-", dir=parent)
+    try:
+        yield staging
+        publish(staging, destination, overwrite=overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def publish(staging, destination, overwrite=False):
+    """Moves the finished `staging` folder to `destination` (see module docstring)."""
+    check_destination(destination, overwrite)
+    if not os.path.exists(destination):
+        os.rename(staging, destination)
+        return
+    parent, name = os.path.split(destination)
+    old = tempfile.mkdtemp(prefix=f".{name}.old-{os.getpid()}-", dir=parent)
+    os.rmdir(old)  # only the unique name is wanted; rename needs it free
+    os.rename(destination, old)
+    try:
+        os.rename(staging, destination)
+    except BaseException:
+        os.rename(old, destination)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

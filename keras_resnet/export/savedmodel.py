@@ -1,0 +1,87 @@
+"""SavedModel export: a `serving_default` signature with a named input and output and
+a dynamic batch dimension, plus an optional `serving_uint8` signature that takes raw
+uint8 pixels and applies the model's preprocessing inside the graph."""
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+
+DEFAULT_SIGNATURE = "serving_default"
+UINT8_SIGNATURE = "serving_uint8"
+UINT8_INPUT_NAME = "images"
+
+
+def preprocess_uint8(images, preprocessing):
+    """Raw RGB pixels (uint8) -> the model's input: cast, optional RGB->BGR flip,
+    (x - mean) / std, with mean and std in the 0..255 pixel scale."""
+    x = tf.cast(images, tf.float32)
+    if preprocessing.get("channel_order", "RGB").upper() == "BGR":
+        x = tf.reverse(x, axis=[-1])
+    mean = tf.constant(preprocessing["mean"], tf.float32)
+    std = tf.constant(preprocessing["std"], tf.float32)
+    return (x - mean) / std
+
+
+def preprocess_uint8_numpy(images, preprocessing):
+    """NumPy twin of `preprocess_uint8`, the reference for parity."""
+    x = np.asarray(images, np.float32)
+    if preprocessing.get("channel_order", "RGB").upper() == "BGR":
+        x = x[..., ::-1]
+    return ((x - np.asarray(preprocessing["mean"], np.float32))
+            / np.asarray(preprocessing["std"], np.float32)).astype(np.float32)
+
+
+def write(model, path, *, input_name, output_name, preprocessing=None, uint8_input=False):
+    """Writes `model` as a SavedModel at `path`.
+
+    Args:
+        model: keras.Model. Single input, single output.
+        path: str. A folder that must not exist yet.
+        input_name: str. Name of the `serving_default` input.
+        output_name: str. Name of the output of every signature.
+        preprocessing: dict or None. {"mean", "std", "channel_order"}; required when
+            `uint8_input`. Defaults to None.
+        uint8_input: bool. Also add the `serving_uint8` signature. Defaults to False.
+
+    Returns:
+        dict: the signatures written, {name: {"inputs": {...}, "outputs": {...}}}.
+    """
+    input_shape = (None,) + tuple(model.inputs[0].shape[1:])
+    input_dtype = tf.as_dtype(model.inputs[0].dtype)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(x):
+        # Cast so mixed-precision models still answer in float32.
+        return {output_name: tf.cast(model(x, training=False), tf.float32)}
+
+    archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[
+        tf.TensorSpec(input_shape, input_dtype, name=input_name)])
+    signatures = {DEFAULT_SIGNATURE: {"inputs": {input_name: input_dtype.name},
+                                      "outputs": {output_name: "float32"}}}
+    if uint8_input:
+        def serve_uint8(images):
+            x = tf.cast(preprocess_uint8(images, preprocessing), input_dtype)
+            return {output_name: tf.cast(model(x, training=False), tf.float32)}
+
+        archive.add_endpoint(UINT8_SIGNATURE, serve_uint8, input_signature=[
+            tf.TensorSpec(input_shape, tf.uint8, name=UINT8_INPUT_NAME)])
+        signatures[UINT8_SIGNATURE] = {"inputs": {UINT8_INPUT_NAME: "uint8"},
+                                       "outputs": {output_name: "float32"}}
+    archive.write_out(path, verbose=False)
+    return signatures
+
+
+def run(path, x, *, signature=DEFAULT_SIGNATURE):
+    """Loads the SavedModel at `path` in TensorFlow and runs `signature` on `x`.
+
+    Returns:
+        NumPy array: the (single) output.
+    """
+    loaded = tf.saved_model.load(path)
+    function = loaded.signatures[signature]
+    (input_name,) = function.structured_input_signature[1]
+    outputs = function(**{input_name: tf.constant(x)})
+    (output,) = outputs.values()
+    return output.numpy()
