@@ -1,0 +1,171 @@
+"""tf.data input pipelines: decode, augment, normalize, batch, shard, prefetch."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet.data import augment as augment_lib
+from keras_resnet.data.sources import decode_image
+from keras_resnet.models import preprocessing
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """How pixels become model inputs: `(x[..., order] - mean) / std`, in 0..255 scale.
+
+    Attributes:
+        mode: str. "torch", "caffe" or "tf" (see keras_resnet.models.preprocessing).
+        mean: tuple of 3 floats.
+        std: tuple of 3 floats.
+        channel_order: str. "RGB" or "BGR".
+    """
+
+    mode: str
+    mean: tuple
+    std: tuple
+    channel_order: str
+
+    @classmethod
+    def from_mode(cls, mode):
+        mean, std = preprocessing.normalization(mode)
+        return cls(mode, tuple(float(m) for m in mean), tuple(float(s) for s in std),
+                   preprocessing.channel_order(mode))
+
+    def as_dict(self):
+        """The record the exporters store: mode, mean, std, channel_order."""
+        return dataclasses.asdict(self)
+
+    def __call__(self, image):
+        """Normalizes float32 RGB images (..., H, W, 3) in 0..255."""
+        if self.channel_order == "BGR":
+            image = image[..., ::-1]
+        return (image - tf.constant(self.mean, tf.float32)) / tf.constant(self.std, tf.float32)
+
+
+def make_dataset(source, *, training, batch_size, image_size, augment, normalization,
+                 num_classes=None, one_hot=False, channels=3, cache=None, shuffle_buffer=None,
+                 seed=0, deterministic=False, input_context=None, repeat=False):
+    """Builds the input pipeline of one split.
+
+    Args:
+        source: `keras_resnet.data.Source`.
+        training: bool. Shuffle, augment and drop the last partial batch.
+        batch_size: int. Batch size of this pipeline (per worker: the global batch
+            divided over input pipelines by the caller or `input_context`).
+        image_size: int. Side of the square model input.
+        augment: str. One of `keras_resnet.data.augment.MODES`.
+        normalization: `Normalization`.
+        num_classes: int or None. Needed when `one_hot`. Defaults to None.
+        one_hot: bool. Labels as float32 one-hot vectors (for label smoothing).
+            Defaults to False (int32 labels).
+        channels: int. Channels of the model input; grayscale sources are repeated to 3.
+            Defaults to 3.
+        cache: bool or None. Cache decoded images in memory; None caches small sources.
+            Defaults to None.
+        shuffle_buffer: int or None. None uses min(num_examples, 10_000). Defaults to None.
+        seed: int. Seed of shuffling and augmentation. Defaults to 0.
+        deterministic: bool. Keep element order fixed under parallel map (slower).
+            Defaults to False.
+        input_context: `tf.distribute.InputContext` or None. Shards the data per input
+            pipeline and derives the per-replica batch from the global `batch_size`.
+            Defaults to None.
+        repeat: bool. Repeat forever (the caller then gives steps_per_epoch).
+            Defaults to False.
+
+    Returns:
+        `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
+    """
+    augment_lib.check_mode(augment)
+    if one_hot and not num_classes:
+        raise ValueError("one_hot=True needs num_classes.")
+    dataset = source.dataset
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size) \
+            * input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        if input_context.num_input_pipelines > 1:
+            dataset = dataset.shard(input_context.num_input_pipelines,
+                                    input_context.input_pipeline_id)
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    options.experimental_optimization.map_parallelization = True
+    dataset = dataset.with_options(options)
+
+    if source.encoded:
+        dataset = _decode(dataset, source)
+    if cache is None:
+        cache = source.small
+    if cache:
+        dataset = dataset.cache()
+    if training:
+        buffer = shuffle_buffer or min(source.num_examples, 10_000)
+        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+
+    # Each example gets its own stateless seed (a counter zipped in), so augmentation is
+    # reproducible under --deterministic and independent of map parallelism.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip((dataset, seeds))
+
+    def transform(example, pair):
+        image, label = example
+        if training:
+            image = augment_lib.train_transform(image, augment, image_size,
+                                                tf.cast(pair % (2**31 - 1), tf.int32))
+        else:
+            image = augment_lib.eval_transform(image, augment, image_size)
+        image.set_shape([image_size, image_size, None])
+        image = _match_channels(image, channels)
+        image = normalization(image)
+        if one_hot:
+            label = tf.one_hot(label, num_classes, dtype=tf.float32)
+        return image, label
+
+    dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def _decode(dataset, source):
+    counters = source.counters
+
+    def count_seen(raw, label):
+        if counters is None:
+            return raw, label
+        with tf.control_dependencies([counters["seen"].assign_add(1)]):
+            return tf.identity(raw), label
+
+    def decode(raw, label):
+        image = decode_image(raw, source.channels)
+        if counters is None:
+            return image, label
+        with tf.control_dependencies([counters["ok"].assign_add(1)]):
+            return tf.identity(image), label
+
+    # ignore_errors drops records whose decode fails; `seen - ok` counts them.
+    return dataset.map(count_seen).map(decode, num_parallel_calls=AUTOTUNE).ignore_errors()
+
+
+def _match_channels(image, channels):
+    static = image.shape[-1]
+    if static == channels:
+        return image
+    if static == 1 and channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if static == 3 and channels == 1:
+        return tf.image.rgb_to_grayscale(image)
+    raise ValueError(f"Cannot feed {static}-channel images to a {channels}-channel model.")
+
+
+def sample_images(source, count, *, image_size, augment, normalization, channels=3):
+    """The first `count` eval-transformed, normalized images of `source` as a float32
+    NumPy array (for export calibration and parity checks)."""
+    dataset = make_dataset(source, training=False, batch_size=count, image_size=image_size,
+                           augment=augment, normalization=normalization, channels=channels,
+                           cache=False)
+    for images, _ in dataset.take(1):
+        return np.asarray(images, np.float32)
+    raise ValueError(f"dataset={source.name!r} ({source.split}) yielded no images.")

@@ -1,0 +1,11 @@
+"""Training: recipes, schedules, strategies, callbacks and `train_and_evaluate`."""
+
+from keras_resnet.training.loop import (
+    TrainConfig,
+    TrainingDiverged,
+    build_config,
+    train_and_evaluate,
+)
+from keras_resnet.training.recipes import RECIPES, get_recipe, list_recipes
+from keras_resnet.training.schedules import WarmupSchedule
+from keras_resnet.training.strategies import STRATEGIES, make_strategy

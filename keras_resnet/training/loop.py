@@ -1,0 +1,399 @@
+"""`train_and_evaluate`: one training run from a `TrainConfig` to a tested model."""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_resnet
+from keras_resnet import data as data_lib
+from keras_resnet.training import callbacks as cb
+from keras_resnet.training import recipes as recipes_lib
+from keras_resnet.training import schedules, strategies
+
+WEIGHT_DECAY_MODES = ("l2", "decoupled")
+PRECISIONS = ("float32", "float16", "bfloat16")
+# Substrings of variable paths that decoupled weight decay leaves alone (BN and biases).
+NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a run. `build_config` fills it from a recipe plus overrides.
+
+    Attributes:
+        model: str. Registered variant name (keras_resnet.list_models()).
+        dataset: str. "digits", a tfds name, "folder:PATH" or "tfrecord:GLOB".
+        data_dir: str or None. tensorflow-datasets directory.
+        eval_dataset: str or None. Held-out TFRecord glob when it is not derivable.
+        label_offset: int. Subtracted from TFRecord labels (1 for Model Garden ImageNet).
+        num_classes: int or None. Classes of a TFRecord source (None scans labels).
+        recipe: str. Name of the recipe the defaults came from.
+        epochs: int or None. None derives it from `total_iterations`.
+        total_iterations: int or None. Paper-style length in iterations at
+            `base_batch_size` (CIFAR: 64k), converted to epochs by the dataset size.
+        batch_size: int. Per-replica batch; the global batch is this x replicas.
+        learning_rate: float. Learning rate at `base_batch_size`.
+        base_batch_size: int. Batch size that `learning_rate` refers to.
+        scale_lr: bool. Scale the learning rate linearly with the global batch.
+        momentum: float. SGD momentum.
+        weight_decay: float. The paper's weight decay coefficient (1e-4).
+        weight_decay_mode: str. "l2" (kernel_regularizer L2(weight_decay / 2) on conv and
+            dense kernels, as the paper) or "decoupled" (optimizer weight decay, BN and
+            biases excluded).
+        schedule: str. "step", "cosine", "plateau" or "constant".
+        step_epochs: tuple of int. Epochs at which "step" divides the rate by 10.
+        step_iterations: tuple of int. Same in iterations at `base_batch_size`.
+        warmup_epochs: float. Linear warmup length.
+        warmup_for_models: dict. Model name -> warmup iterations (the paper's ResNet-110).
+        warmup_mode: str. "linear" or "constant".
+        warmup_factor: float. Rate multiplier during constant warmup.
+        plateau_patience: int. Epochs without val_loss improvement before /10.
+        augment: str. keras_resnet.data.AUGMENT_MODES.
+        image_size: int. Side of the model input.
+        label_smoothing: float.
+        strategy: str. keras_resnet.training.STRATEGIES.
+        cpu_devices: int. Logical CPU devices to create (tests MirroredStrategy on CPU).
+        mixed_precision: str. "float32", "float16" or "bfloat16".
+        jit_compile: bool or "auto". XLA compilation.
+        steps_per_execution: int.
+        max_steps_per_epoch: int or None. Caps the steps of an epoch (quick runs).
+        output_dir: str. Where logs, metrics, checkpoints and the model go.
+        export: bool. Export the trained model with keras_resnet.export.
+        export_dir: str or None. Defaults to saved_models/<model>.
+        seed: int.
+        deterministic: bool. Deterministic ops and input order.
+        cache: bool or None. Cache decoded data (None: when small).
+        model_options: dict. Extra builder arguments (e.g. {"shortcut": "B"}).
+        verbose: int or str. Keras fit verbosity ("auto" shows the progress bar).
+    """
+
+    model: str = "resnet20"
+    dataset: str = "digits"
+    data_dir: str = None
+    eval_dataset: str = None
+    label_offset: int = 0
+    num_classes: int = None
+    recipe: str = "digits"
+    epochs: int = None
+    total_iterations: int = None
+    batch_size: int = 64
+    learning_rate: float = 0.1
+    base_batch_size: int = 256
+    scale_lr: bool = True
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    weight_decay_mode: str = "l2"
+    schedule: str = "cosine"
+    step_epochs: tuple = ()
+    step_iterations: tuple = ()
+    warmup_epochs: float = 0
+    warmup_for_models: dict = dataclasses.field(default_factory=dict)
+    warmup_mode: str = "linear"
+    warmup_factor: float = 0.1
+    plateau_patience: int = 5
+    augment: str = "shift"
+    image_size: int = 32
+    label_smoothing: float = 0.0
+    strategy: str = "auto"
+    cpu_devices: int = 0
+    mixed_precision: str = "float32"
+    jit_compile: object = False
+    steps_per_execution: int = 1
+    max_steps_per_epoch: int = None
+    output_dir: str = "runs/default"
+    export: bool = False
+    export_dir: str = None
+    seed: int = 0
+    deterministic: bool = False
+    cache: bool = None
+    model_options: dict = dataclasses.field(default_factory=dict)
+    verbose: object = "auto"
+
+
+def build_config(recipe="digits", **overrides):
+    """A `TrainConfig` from the recipe `recipe` with `overrides` (None values ignored).
+
+    Raises:
+        ValueError: unknown recipe or unknown setting names, listing the allowed ones.
+    """
+    values = recipes_lib.get_recipe(recipe)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"Unknown training settings {unknown}. Allowed: {sorted(fields)}.")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "epochs" in overrides and overrides["epochs"] is not None:
+        values["total_iterations"] = None
+    values["recipe"] = recipe
+    return TrainConfig(**values)
+
+
+def validate(config):
+    """Checks names and ranges before anything runs; errors list the allowed values."""
+    keras_resnet.get_variant(config.model)
+    recipes_lib.get_recipe(config.recipe)
+    data_lib.augment.check_mode(config.augment)
+    choices = {"strategy": strategies.STRATEGIES, "weight_decay_mode": WEIGHT_DECAY_MODES,
+               "schedule": schedules.SCHEDULES, "mixed_precision": PRECISIONS}
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"Unknown {name}={getattr(config, name)!r}. "
+                             f"Allowed values: {list(allowed)}.")
+    for name in ("batch_size", "image_size", "steps_per_execution"):
+        if int(getattr(config, name)) < 1:
+            raise ValueError(f"{name} must be >= 1. Received: {name}={getattr(config, name)}.")
+    if config.epochs is None and not config.total_iterations:
+        raise ValueError("Set epochs (or total_iterations in the recipe).")
+    if config.epochs is not None and int(config.epochs) < 1:
+        raise ValueError(f"epochs must be >= 1. Received: epochs={config.epochs}.")
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1). "
+                         f"Received: label_smoothing={config.label_smoothing}.")
+    if config.weight_decay < 0 or config.learning_rate <= 0:
+        raise ValueError(f"Need weight_decay >= 0 and learning_rate > 0. Received: "
+                         f"weight_decay={config.weight_decay}, "
+                         f"learning_rate={config.learning_rate}.")
+
+
+def prepare_output_dir(path):
+    """Creates `path` and proves it is writable, before any training starts."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write_test", delete=True)
+        probe.close()
+    except OSError as error:
+        raise ValueError(f"output_dir={path!r} is not writable ({error.strerror}). "
+                         "Pass a writable --output_dir.") from None
+    return path
+
+
+def train_and_evaluate(config):
+    """Trains `config.model` on `config.dataset` and tests it on the held-out split.
+
+    Re-running the same config with the same `output_dir` after an interruption resumes
+    from the last completed epoch and stops at the same final epoch.
+
+    Args:
+        config: `TrainConfig`.
+
+    Returns:
+        dict with "test_accuracy", "test_loss" (and "test_top5" when there are > 5
+        classes), "epochs", "steps_per_epoch", "global_batch_size", "replicas",
+        "learning_rate", "seconds", "skipped_images", "output_dir", "model_path" and
+        "model" (the trained `keras.Model`).
+
+    Raises:
+        ValueError: bad settings, data or output directory (before training).
+        TrainingDiverged: the loss became NaN; the last good checkpoint is kept.
+    """
+    validate(config)
+    start = time.time()
+    chief = strategies.is_chief()
+    output_dir = prepare_output_dir(config.output_dir)
+    # Non-chief workers run the same callbacks but write to a scratch copy.
+    work_dir = output_dir if chief else tempfile.mkdtemp(prefix="worker_", dir=output_dir)
+    strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    previous_policy = keras.mixed_precision.global_policy()
+    if config.mixed_precision != "float32":
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    try:
+        return _run(config, strategy, work_dir, output_dir, chief, start)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+        if not chief:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _run(config, strategy, work_dir, output_dir, chief, start):
+    variant = keras_resnet.get_variant(config.model)
+    source_args = dict(data_dir=config.data_dir, eval_spec=config.eval_dataset,
+                       label_offset=config.label_offset, num_classes=config.num_classes)
+    train_source = data_lib.load_source(config.dataset, "train", **source_args)
+    eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+    num_classes = train_source.num_classes
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+    if train_source.num_examples < global_batch:
+        raise ValueError(f"dataset={config.dataset!r} has {train_source.num_examples} training "
+                         f"examples, fewer than the global batch {global_batch} "
+                         f"(batch_size={config.batch_size} x {replicas} replicas).")
+    steps_per_epoch = train_source.num_examples // global_batch
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, int(config.max_steps_per_epoch))
+    # Paper recipes count iterations at their own batch size; convert through data passes.
+    passes = (config.base_batch_size / train_source.num_examples)
+    epochs = config.epochs or recipes_lib.iterations_to_epochs(
+        config.total_iterations * passes * steps_per_epoch, steps_per_epoch)
+    lr = config.learning_rate * (global_batch / config.base_batch_size if config.scale_lr else 1)
+    total_steps = epochs * steps_per_epoch
+    boundaries = [int(round(e * steps_per_epoch)) for e in config.step_epochs]
+    if config.step_iterations and not config.step_epochs:
+        boundaries = [int(round(i * passes * steps_per_epoch)) for i in config.step_iterations]
+    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
+    if config.model in config.warmup_for_models:
+        warmup_steps = int(round(config.warmup_for_models[config.model]
+                                 * config.base_batch_size / global_batch))
+    if config.schedule == "plateau":
+        learning_rate = lr
+    else:
+        learning_rate = schedules.WarmupSchedule(
+            lr, total_steps, kind=config.schedule, warmup_steps=warmup_steps,
+            warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
+            boundaries=boundaries)
+
+    normalization = data_lib.Normalization.from_mode(variant.preprocessing)
+    one_hot = config.label_smoothing > 0
+    pipeline_args = dict(image_size=config.image_size, augment=config.augment,
+                         normalization=normalization, num_classes=num_classes,
+                         one_hot=one_hot, seed=config.seed, cache=config.cache,
+                         deterministic=config.deterministic)
+
+    def train_fn(context):
+        return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
+                                     input_context=context, repeat=True, **pipeline_args)
+
+    def eval_fn(context):
+        return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
+                                     input_context=context, **pipeline_args)
+
+    if replicas > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        train_data = strategy.distribute_datasets_from_function(train_fn)
+        eval_data = strategy.distribute_datasets_from_function(eval_fn)
+    else:
+        train_data, eval_data = train_fn(None), eval_fn(None)
+
+    with strategy.scope():
+        model = _build_model(config, num_classes)
+        optimizer = keras.optimizers.SGD(
+            learning_rate=learning_rate, momentum=config.momentum,
+            weight_decay=config.weight_decay if config.weight_decay_mode == "decoupled"
+            and config.weight_decay > 0 else None)
+        if config.weight_decay_mode == "decoupled":
+            optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+        if one_hot:
+            loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+            top5 = keras.metrics.TopKCategoricalAccuracy(5, name="top5")
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy()
+            top5 = keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")
+        metrics = ["accuracy"] + ([top5] if num_classes > 5 else [])
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                      jit_compile=config.jit_compile,
+                      steps_per_execution=config.steps_per_execution)
+
+    paths = run_paths(work_dir)
+    logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
+        "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
+    nan_guard = cb.NaNGuard()
+    callbacks = [
+        cb.ResumableBackup(paths["backup"], double_checkpoint=True),
+        nan_guard,
+        logger,
+        cb.Checkpointer(work_dir, previous_rows=logger.rows),
+        cb.tensorboard(paths["logs"]),
+        cb.CorruptReporter([train_source, eval_source]),
+    ]
+    callbacks = [c for c in callbacks if c is not None]
+    if config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.1, patience=config.plateau_patience))
+    print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
+          f"replicas={replicas} global_batch={global_batch} lr={lr:g} epochs={epochs} "
+          f"steps_per_epoch={steps_per_epoch} train={train_source.num_examples} "
+          f"eval={eval_source.num_examples}")
+    model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+              validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+    if nan_guard.batch is not None:
+        last = paths["last"] if os.path.exists(paths["last"]) else None
+        raise TrainingDiverged(
+            f"Training stopped: the loss became NaN/inf at epoch {nan_guard.epoch + 1}, "
+            f"batch {nan_guard.batch + 1}. Last good checkpoint: {last}. Lower "
+            "--learning_rate, or use --mixed_precision=float32.")
+
+    scores = model.evaluate(eval_data, verbose=0, return_dict=True)
+    model_path = os.path.join(work_dir, "model.keras")
+    tmp = os.path.join(work_dir, f".tmp{os.getpid()}_model.keras")
+    model.save(tmp)
+    os.replace(tmp, model_path)
+    skipped = train_source.skipped() + eval_source.skipped()
+    result = {
+        "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
+        "epochs": epochs, "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
+        "replicas": replicas, "learning_rate": lr, "seconds": time.time() - start,
+        "skipped_images": skipped, "num_classes": num_classes,
+        "preprocessing": normalization.as_dict(), "output_dir": output_dir,
+        "model_path": os.path.join(output_dir, "model.keras"),
+    }
+    if "top5" in scores:
+        result["test_top5"] = float(scores["top5"])
+    logger.write(**{k: v for k, v in result.items() if k != "output_dir"})
+    if logger.rows:
+        cb.plot_curves(logger.rows, paths["png"], title=f"{config.model} on {config.dataset}")
+    if config.export and chief:
+        result["export_dir"] = export(model, config, train_source, eval_source,
+                                      normalization)
+    result["model"] = model
+    return result
+
+
+def run_paths(directory):
+    """Files of a run directory."""
+    join = os.path.join
+    return {"csv": join(directory, "metrics.csv"), "json": join(directory, "metrics.json"),
+            "png": join(directory, "curves.png"), "backup": join(directory, "backup"),
+            "logs": join(directory, "logs"), "last": join(directory, "last.keras"),
+            "best": join(directory, "best.keras"), "model": join(directory, "model.keras")}
+
+
+def _build_model(config, num_classes):
+    options = dict(config.model_options)
+    if config.weight_decay_mode == "l2" and config.weight_decay > 0:
+        # Keras L2(l) adds l * sum(w^2), whose gradient 2lw equals the paper's decay wd*w
+        # at l = wd / 2.
+        options.setdefault("kernel_regularizer", keras.regularizers.L2(config.weight_decay / 2))
+    channels = options.pop("channels", 3)
+    return keras_resnet.create_model(
+        config.model, input_shape=(config.image_size, config.image_size, channels),
+        classes=num_classes, **options)
+
+
+def export(model, config, train_source, eval_source, normalization):
+    """Hands the trained model to keras_resnet.export with calibration and parity data."""
+    from keras_resnet.export import export_model  # optional dependency, loaded on demand
+
+    sample = dict(image_size=config.image_size, augment=config.augment,
+                  normalization=normalization)
+    representative = data_lib.sample_images(train_source, min(128, train_source.num_examples),
+                                            **sample)
+    parity = data_lib.sample_images(eval_source, min(32, eval_source.num_examples), **sample)
+    name = keras_resnet.get_variant(config.model).name
+    directory = config.export_dir or os.path.join("saved_models", name)
+    export_model(model, output_dir=directory, model_name=name, formats="all",
+                 representative_data=representative, parity_data=parity,
+                 class_names=train_source.class_names, preprocessing=normalization.as_dict(),
+                 overwrite=True)
+    return directory
+
+
+def summary_json(result):
+    """`result` without the model object, as JSON text."""
+    return json.dumps({k: v for k, v in result.items() if k != "model"}, indent=2,
+                      default=lambda v: float(v) if isinstance(v, (np.floating, float)) else str(v))
+
+
+__all__ = ["TrainConfig", "TrainingDiverged", "build_config", "train_and_evaluate", "validate",
+           "prepare_output_dir", "run_paths", "summary_json"]
