@@ -1,0 +1,108 @@
+"""Exports a keras_resnet model to SavedModel, TFLite (LiteRT) and ONNX, with parity
+checked in each runtime; or re-verifies an export folder.
+
+    scripts/export.py --model=runs/resnet20/model.keras --format=all
+    scripts/export.py --model=resnet50 --weights=resnet50.pth --format=onnx --opset=17
+    scripts/export.py verify --export_dir=saved_models/resnet20
+"""
+
+import json
+import logging as std_logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
+                    "(keras_resnet.list_models()).")
+flags.DEFINE_string("weights", None, "Weights file for a registered model name.")
+flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, all, or a comma list.")
+flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
+flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing export folder.")
+flags.DEFINE_list("tflite_modes", ["float32", "float16", "dynamic_int8", "int8"],
+                  "TFLite modes: float32, float16, dynamic_int8, int8.")
+flags.DEFINE_enum("int8_io", "float", ["float", "int8", "uint8"],
+                  "Input/output type of the full-integer int8 TFLite model.")
+flags.DEFINE_integer("opset", None, "ONNX opset. Default 17.")
+flags.DEFINE_bool("uint8_input", False, "Add a SavedModel signature 'serving_uint8' that "
+                  "takes raw uint8 RGB pixels and preprocesses in the graph.")
+flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the registered "
+                    "variant's, else none (needed by --uint8_input and --representative_dir).")
+flags.DEFINE_string("representative_dir", None, "Folder of images for int8 calibration "
+                    "and parity.")
+flags.DEFINE_integer("calibration_samples", 100, "Images read from --representative_dir.")
+flags.DEFINE_string("class_names", None, "Text file with one class name per line.")
+flags.DEFINE_integer("input_size", None, "Input height = width for a registered name.")
+flags.DEFINE_integer("classes", None, "Number of classes for a registered name.")
+flags.DEFINE_string("export_dir", None, "verify: the export folder to re-check.")
+
+
+def _export():
+    import keras_resnet
+    from keras_resnet import export
+
+    if not FLAGS.model:
+        raise app.UsageError("--model is required (a .keras file or a registered name).")
+    formats = export.check_formats(FLAGS.format)
+    overrides = {}
+    if FLAGS.input_size:
+        overrides["input_shape"] = (FLAGS.input_size, FLAGS.input_size, 3)
+    if FLAGS.classes:
+        overrides["classes"] = FLAGS.classes
+    model = export.load_model(FLAGS.model, weights=FLAGS.weights, **overrides)
+    preprocessing = FLAGS.preprocessing
+    if preprocessing is None and FLAGS.model in keras_resnet.list_models():
+        preprocessing = keras_resnet.get_variant(FLAGS.model).preprocessing
+    preprocessing = export.resolve_preprocessing(preprocessing)
+    representative = None
+    if FLAGS.representative_dir:
+        representative = export.load_images(
+            FLAGS.representative_dir, size=tuple(model.inputs[0].shape[1:3]),
+            preprocessing=preprocessing, limit=FLAGS.calibration_samples)
+    class_names = None
+    if FLAGS.class_names:
+        with open(FLAGS.class_names) as f:
+            class_names = [line.strip() for line in f if line.strip()]
+    manifest = export.export_model(
+        model, output_dir=FLAGS.output_dir, model_name=FLAGS.model_name, formats=formats,
+        tflite_modes=FLAGS.tflite_modes, representative_data=representative,
+        class_names=class_names, preprocessing=preprocessing, overwrite=FLAGS.overwrite,
+        uint8_input=FLAGS.uint8_input, int8_io=FLAGS.int8_io, opset=FLAGS.opset)
+    for key, figures in manifest["parity"]["results"].items():
+        print(f"{key:22s} max_abs={figures['max_abs']:.3g} max_rel={figures['max_rel']:.3g} "
+              f"top1_agreement={figures['top1_agreement']:.3f}")
+    for key, artifact in manifest["artifacts"].items():
+        print(f"{key:22s} {artifact['path']:28s} {artifact['size']:>12,d} B "
+              f"{artifact['export_seconds']:.1f} s")
+    print(f"Exported to {manifest['export_dir']}")
+
+
+def _verify():
+    from keras_resnet import export
+
+    if not FLAGS.export_dir:
+        raise app.UsageError("verify needs --export_dir.")
+    report = export.verify(FLAGS.export_dir)
+    print(json.dumps(report, indent=2))
+    print(f"OK: {report['files_checked']} files match the manifest; parity holds.")
+
+
+def main(argv):
+    std_logging.getLogger("keras_resnet").setLevel(std_logging.INFO)
+    command = argv[1:]
+    if command not in ([], ["export"], ["verify"]):
+        raise app.UsageError(f"Unknown command {' '.join(command)!r}; use 'verify' or none.")
+    try:
+        _verify() if command == ["verify"] else _export()
+    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError) as error:
+        # Expected failures (bad flags, existing output, parity) get one clear line.
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

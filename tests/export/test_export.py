@@ -1,0 +1,391 @@
+"""Export of a briefly trained ResNet-20 (32x32, digits) to every format and mode,
+each artifact reloaded in its own runtime; failure modes leave nothing half-written.
+
+One export is shared by the module (fixture `exported`); tests that need to change
+an export work on a copy.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import keras
+import keras_resnet
+from keras_resnet import export
+from keras_resnet.export import exporter, manifest as manifest_lib, onnx_export, publish
+from keras_resnet.export import savedmodel, tflite
+from keras_resnet.models.preprocessing import preprocess_input
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16",
+            "tflite_dynamic_int8", "tflite_int8", "onnx"}
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    # 8x8 grey levels 0..16 -> 32x32 RGB pixels 0..255: a real, learnable image task.
+    images = np.kron(digits.images, np.ones((4, 4))) * (255.0 / 16.0)
+    images = np.repeat(images[..., None], 3, axis=-1).astype(np.uint8)
+    return images, digits.target
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """ResNet-20 fitted for one epoch on digits: confident enough that int8 top-1
+    agreement measures quantization, not noise."""
+    keras.utils.set_random_seed(0)
+    images, labels = _digits()
+    x = preprocess_input(images, mode="torch")
+    model = keras_resnet.create_model("resnet20", input_shape=(32, 32, 3), classes=10)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:1500], labels[:1500], batch_size=64, epochs=1, verbose=0)
+    return model, x[:1500], x[1500:], images[1500:]
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    model, x_train, x_val, _ = trained
+    out = tmp_path_factory.mktemp("exports") / "resnet20"
+    manifest = export.export_model(
+        model, output_dir=str(out), formats="all", representative_data=x_train[:64],
+        parity_data=x_val[:32], class_names=[str(i) for i in range(10)],
+        preprocessing="torch", uint8_input=True, int8_io="int8", opset=17)
+    return manifest, str(out)
+
+
+def _siblings(path):
+    parent, name = os.path.split(path)
+    return [e for e in os.listdir(parent) if e.startswith(f".{name}.")]
+
+
+def _snapshot(path):
+    return manifest_lib.file_table(path, exclude=())
+
+
+def test_every_format_and_mode_reloads_and_matches_keras(trained, exported):
+    model, _, x_val, _ = trained
+    manifest, out = exported
+    results = manifest["parity"]["results"]
+    assert set(results) == ALL_KEYS
+    assert all(r["passed"] for r in results.values())
+    # Independently of the manifest: rerun each artifact on a fresh batch of 24.
+    x = x_val[100:124]
+    expected = model.predict(x, verbose=0)
+    outputs = {
+        "savedmodel": savedmodel.run(os.path.join(out, "savedmodel"), x),
+        "onnx": onnx_export.run(os.path.join(out, "model.onnx"), x),
+        **{mode: tflite.run(os.path.join(out, f"model_{mode}.tflite"), x)
+           for mode in tflite.MODES},
+    }
+    for key in ("savedmodel", "onnx", "float32"):
+        np.testing.assert_allclose(outputs[key], expected, atol=1e-4, err_msg=key)
+    np.testing.assert_allclose(outputs["float16"], expected, atol=1e-2)
+    for key in ("dynamic_int8", "int8"):
+        agree = np.mean(np.argmax(outputs[key], -1) == np.argmax(expected, -1))
+        assert agree >= 0.9, (key, agree)
+    # int8 is actually quantized: its output differs more than float16's.
+    assert np.abs(outputs["int8"] - expected).max() > np.abs(outputs["float16"] - expected).max()
+
+
+def test_parity_figures_meet_documented_tolerances(exported):
+    results = exported[0]["parity"]["results"]
+    for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx"):
+        assert results[key]["max_rel"] <= 1e-4 and results[key]["top1_agreement"] == 1.0
+    assert results["tflite_float16"]["max_rel"] <= 1e-2
+    assert results["tflite_int8"]["tolerance"] == {"min_top1_agreement": 0.9}
+    assert results["tflite_int8"]["top1_agreement"] >= 0.9
+    assert results["tflite_int8"]["samples"] == 32
+
+
+def test_int8_is_full_integer_with_int8_io(exported):
+    manifest, out = exported
+    artifact = manifest["artifacts"]["tflite_int8"]
+    assert artifact["int8_io"] == "int8" and artifact["calibration_samples"] == 64
+    assert artifact["inputs"][0]["dtype"] == "int8" and artifact["outputs"][0]["dtype"] == "int8"
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=os.path.join(out, "model_int8.tflite"))
+    kinds = {np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
+    assert "float32" not in kinds, kinds  # no float op left anywhere in the graph
+
+
+def test_manifest_records_model_files_and_versions(exported):
+    manifest, out = exported
+    with open(os.path.join(out, "manifest.json")) as f:
+        on_disk = json.load(f)
+    assert on_disk["model"]["name"] == "resnet20"
+    assert on_disk["model"]["input"] == {"name": "input", "shape": [None, 32, 32, 3],
+                                         "dtype": "float32"}
+    assert on_disk["model"]["output"]["shape"] == [None, 10]
+    assert on_disk["model"]["config"]["name"] == "resnet20"
+    assert on_disk["preprocessing"]["mode"] == "torch"
+    assert on_disk["preprocessing"]["mean"] == pytest.approx([123.675, 116.28, 103.53])
+    assert on_disk["class_names"] == [str(i) for i in range(10)]
+    assert on_disk["parity"]["source"] == "parity_data"
+    assert on_disk["versions"]["tensorflow"] and on_disk["versions"]["onnxruntime"]
+    assert on_disk["created"].endswith("+00:00")
+    assert on_disk["files"] == manifest_lib.file_table(out)
+    for key, artifact in on_disk["artifacts"].items():
+        path = os.path.join(out, artifact["path"])
+        assert os.path.exists(path), key
+        if os.path.isfile(path):
+            assert artifact["size"] == os.path.getsize(path)
+            assert artifact["sha256"] == manifest_lib.sha256(path)
+    assert manifest["manifest_path"] == os.path.join(out, "manifest.json")
+    assert _siblings(out) == []
+
+
+def test_onnx_checker_passes_and_batch_is_dynamic(trained, exported):
+    import onnx
+
+    model, _, x_val, _ = trained
+    path = os.path.join(exported[1], "model.onnx")
+    onnx.checker.check_model(path, full_check=True)
+    graph = onnx.load(path).graph
+    assert graph.input[0].name == "input" and graph.output[0].name == "predictions"
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert exported[0]["artifacts"]["onnx"]["opset"] == 17
+    for n in (1, 5):
+        np.testing.assert_allclose(onnx_export.run(path, x_val[:n]),
+                                   model.predict(x_val[:n], verbose=0), atol=1e-4)
+
+
+def test_savedmodel_answers_from_a_fresh_process(trained, exported, tmp_path):
+    model, _, x_val, raw_val = trained
+    np.save(tmp_path / "x.npy", x_val[:3])
+    np.save(tmp_path / "raw.npy", raw_val[:3])
+    code = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        loaded = tf.saved_model.load({os.path.join(exported[1], "savedmodel")!r})
+        serve = loaded.signatures["serving_default"]
+        y = serve(input=tf.constant(np.load({str(tmp_path / "x.npy")!r})))["predictions"]
+        u8 = loaded.signatures["serving_uint8"](
+            images=tf.constant(np.load({str(tmp_path / "raw.npy")!r})))["predictions"]
+        np.save({str(tmp_path / "y.npy")!r}, y.numpy())
+        np.save({str(tmp_path / "u8.npy")!r}, u8.numpy())
+        print(sorted(loaded.signatures))
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "['serving_default', 'serving_uint8']" in done.stdout
+    expected = model.predict(x_val[:3], verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+    # The uint8 signature preprocesses raw pixels in the graph like preprocess_input.
+    np.testing.assert_allclose(np.load(tmp_path / "u8.npy"), expected, atol=1e-5)
+
+
+def test_verify_passes_then_catches_tampering(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    report = export.verify(copy)
+    assert report["files_checked"] == len(exported[0]["files"])
+    assert set(report["parity"]) == ALL_KEYS
+    path = os.path.join(copy, "model_float16.tflite")
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(export.VerificationError, match="model_float16.tflite: sha256"):
+        export.verify(copy)
+    os.remove(path)
+    open(os.path.join(copy, "extra.bin"), "wb").close()
+    with pytest.raises(export.VerificationError,
+                       match="missing file model_float16.tflite.*not in the manifest: extra.bin"):
+        export.verify(copy)
+
+
+def test_verify_reruns_parity(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    manifest = manifest_lib.read(copy)
+    # Forge a consistent manifest whose stored reference no longer matches the model.
+    with np.load(os.path.join(copy, "parity_batch.npz")) as stored:
+        batch = {k: stored[k] for k in stored.files}
+    batch["reference"] = batch["reference"][:, ::-1].copy()
+    np.savez_compressed(os.path.join(copy, "parity_batch.npz"), **batch)
+    manifest["files"] = manifest_lib.file_table(copy)
+    manifest_lib.write(manifest, copy)
+    with pytest.raises(export.VerificationError, match="fails parity.*onnx"):
+        export.verify(copy)
+
+
+def test_existing_destination_is_refused(trained, exported):
+    before = _snapshot(exported[1])
+    with pytest.raises(FileExistsError, match="already exists.*overwrite"):
+        export.export_model(trained[0], output_dir=exported[1], formats="onnx")
+    assert _snapshot(exported[1]) == before
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"formats": "pytorch"}, r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'all'"),
+    ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
+    ({"int8_io": "int16"}, "int8_io='int16'"),
+    ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
+])
+def test_bad_arguments_fail_before_writing(trained, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        export.export_model(trained[0], output_dir=str(tmp_path / "out"), **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_unreadable_or_missing_model_file(tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="Could not read the model file"):
+        export.export_model(str(bad), output_dir=str(tmp_path / "out"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export.export_model(str(tmp_path / "missing.keras"), output_dir=str(tmp_path / "o"))
+    with pytest.raises(ValueError, match="Registered models"):
+        export.load_model("resnet21")
+    assert sorted(os.listdir(tmp_path)) == ["broken.keras"]
+
+
+def test_exception_mid_export_keeps_previous_export(trained, exported, tmp_path, monkeypatch):
+    dest = str(tmp_path / "resnet20")
+    shutil.copytree(exported[1], dest)
+    before = _snapshot(dest)
+
+    def broken_convert(model, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half an onnx file")
+        raise RuntimeError("injected failure in the ONNX step")
+
+    monkeypatch.setattr(onnx_export, "convert", broken_convert)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        export.export_model(trained[0], output_dir=dest, formats=["savedmodel", "onnx"],
+                            overwrite=True)
+    assert _snapshot(dest) == before
+    assert _siblings(dest) == []
+    export.verify(dest, check_parity=False)
+
+
+def test_parity_failure_publishes_nothing(trained, tmp_path):
+    dest = str(tmp_path / "strict")
+    with pytest.raises(export.ParityError, match="tflite_float16 .* max_rel=.* > 0"):
+        export.export_model(trained[0], output_dir=dest, formats="tflite",
+                            tflite_modes=["float16"], parity_data=trained[2][:8],
+                            tolerances={"float16": {"max_rel": 0.0}})
+    assert os.listdir(tmp_path) == []
+
+
+def test_uint8_io_and_default_destination(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model, x_train, x_val, _ = trained
+    manifest = export.export_model(model, model_name="digits20", formats="tflite",
+                                   tflite_modes="int8", int8_io="uint8",
+                                   representative_data=x_train[:32], parity_data=x_val[:16])
+    assert manifest["export_dir"] == str(tmp_path / "saved_models" / "digits20")
+    artifact = manifest["artifacts"]["tflite_int8"]
+    assert artifact["inputs"][0]["dtype"] == "uint8"
+    assert manifest["parity"]["results"]["tflite_int8"]["passed"]
+    # The converter's SavedModel source is not part of a TFLite-only export.
+    assert sorted(os.listdir(manifest["export_dir"])) == [
+        "manifest.json", "model_int8.tflite", "parity_batch.npz"]
+
+
+def test_random_parity_batch_is_deterministic_and_flagged(trained, tmp_path):
+    manifests = [export.export_model(trained[0], output_dir=str(tmp_path / n),
+                                     formats="onnx") for n in ("a", "b")]
+    assert manifests[0]["parity"]["source"].startswith("random")
+    assert manifests[0]["warnings"]
+    a, b = (np.load(os.path.join(m["export_dir"], "parity_batch.npz"))["inputs"]
+            for m in manifests)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_load_images_matches_preprocess_input(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    os.makedirs(tmp_path / "sub")
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / "sub" / f"{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    for mode in ("torch", "caffe"):
+        x = export.load_images(str(tmp_path), size=(32, 32),
+                               preprocessing=export.resolve_preprocessing(mode))
+        np.testing.assert_allclose(x, preprocess_input(pixels, mode=mode), atol=1e-4)
+
+
+def test_script_rejects_unknown_format_and_verifies(exported):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    script = os.path.join(ROOT, "scripts", "export.py")
+    bad = subprocess.run([sys.executable, script, "--model=resnet20", "--format=pb"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1
+    assert "formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'all']" in bad.stderr
+    ok = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}"],
+                        capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "files match the manifest; parity holds" in ok.stdout
+
+
+@pytest.mark.slow
+def test_sigkill_mid_export_leaves_no_partial_artifacts(trained, exported, tmp_path):
+    dest = str(tmp_path / "resnet20")
+    shutil.copytree(exported[1], dest)
+    before = _snapshot(dest)
+    model_path = str(tmp_path / "model.keras")
+    trained[0].save(model_path)
+    marker = str(tmp_path / "inside_onnx_step")
+    code = textwrap.dedent(f"""
+        import time
+        from keras_resnet import export
+        from keras_resnet.export import onnx_export
+
+        def stuck(model, path, **kwargs):
+            open(path, "wb").write(b"partial")
+            open({marker!r}, "w").close()
+            time.sleep(600)
+
+        onnx_export.convert = stuck
+        export.export_model({model_path!r}, output_dir={dest!r}, formats="all",
+                            overwrite=True)
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen([sys.executable, "-c", code], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not os.path.exists(marker):
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "export never reached the ONNX step"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert _snapshot(dest) == before
+    leftovers = _siblings(dest)
+    assert len(leftovers) == 1 and ".tmp-" in leftovers[0]
+    # The next run removes the dead process's staging folder and publishes normally.
+    export.export_model(trained[0], output_dir=dest, formats="savedmodel", overwrite=True)
+    assert _siblings(dest) == []
+    assert sorted(manifest_lib.read(dest)["artifacts"]) == ["savedmodel"]
+
+
+def test_publish_restores_export_set_aside_by_a_killed_process(tmp_path):
+    dest = tmp_path / "model"
+    dest.mkdir()
+    (dest / "a.txt").write_text("old")
+    # What a kill between the two renames of an overwrite leaves behind.
+    dead_pid = 2 ** 22 + 12345
+    os.rename(dest, tmp_path / f".model.old-{dead_pid}-abc")
+    os.makedirs(tmp_path / f".model.tmp-{dead_pid}-def")
+    publish.clean_stale(str(dest))
+    assert (dest / "a.txt").read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["model"]
