@@ -20,4 +20,7 @@ from keras_resnet.models import (
     preprocess_input,
 )
 
+from keras_resnet.models.decode import decode_predictions
+from keras_resnet.weights import load_torchvision_weights
+
 __version__ = "0.1.0"

@@ -56,6 +56,7 @@ def create_model(variant, *, weights=None, **overrides):
     _check_weights(weights, include_top=overrides.get("include_top", True),
                    classes=overrides.get("classes"),
                    classifier_activation=overrides.get("classifier_activation", "softmax"))
+    overrides = {**weights_lib.build_options(weights, variant=variant.name), **overrides}
     model = registry.create_model(variant.name, **overrides)
     return weights_lib.load_weights(model, weights, variant=variant.name)
 
