@@ -142,7 +142,10 @@ def _decode(dataset, source):
         image = decode_image(raw, source.channels)
         if counters is None:
             return image, label
-        with tf.control_dependencies([counters["ok"].assign_add(1)]):
+        # The increment waits for a successful decode, so failures are not counted.
+        with tf.control_dependencies([image]):
+            counted = counters["ok"].assign_add(1)
+        with tf.control_dependencies([counted]):
             return tf.identity(image), label
 
     # ignore_errors drops records whose decode fails; `seen - ok` counts them.

@@ -164,25 +164,30 @@ def _tfds(name, split, data_dir):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # tfds raises its own DatasetNotFoundError
+        first_line = str(error).strip().splitlines()[0]
         raise ValueError(
-            f"Unknown dataset={name!r}: not a tensorflow-datasets name ({error}). "
+            f"Unknown dataset={name!r}: not a tensorflow-datasets name ({first_line}; "
+            "tfds.list_builders() lists them). "
             f"Allowed values: {list(KINDS)}.") from None
     info = builder.info
     splits = list(info.splits.keys())
-    if not splits:
-        _missing_tfds(name, data_dir, "it has not been prepared")
     if split == "train":
-        split_name = "train"
+        candidates = ["train"]
     else:
-        split_name = next((s for s in ("test", "validation") if s in splits), None)
-    if split_name not in splits:
-        raise ValueError(f"dataset={name!r} has no {split} split; it has {splits}.")
-    try:
-        dataset = builder.as_dataset(split=split_name, as_supervised=True,
-                                     shuffle_files=False)
-    except (AssertionError, FileNotFoundError, tf.errors.NotFoundError) as error:
-        _missing_tfds(name, data_dir, error)
-    num_examples = info.splits[split_name].num_examples
+        candidates = [s for s in ("test", "validation") if s in splits or not splits]
+    dataset, errors = None, []
+    for split_name in candidates:
+        try:
+            dataset = builder.as_dataset(split=split_name, as_supervised=True,
+                                         shuffle_files=False)
+            break
+        except Exception as error:  # missing files, unknown split, not prepared
+            errors.append(f"{split_name}: {error}")
+    if dataset is None:
+        _missing_tfds(name, data_dir, "; ".join(errors) or f"no {split} split in {splits}")
+    num_examples = info.splits[split_name].num_examples if split_name in splits else 0
+    if not num_examples:  # unknown in the metadata (mocked or partial data): count
+        num_examples = int(dataset.reduce(0, lambda count, _: count + 1))
     if num_examples == 0:
         _missing_tfds(name, data_dir, f"split {split_name!r} is empty")
     label = info.features["label"]

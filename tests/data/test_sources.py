@@ -1,0 +1,177 @@
+"""Dataset sources: digits, tensorflow-datasets (mocked), folders and TFRecords."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from keras_resnet import data
+
+NORM = data.Normalization.from_mode("torch")
+
+
+def _png(color, size=(12, 10)):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full(size + (3,), color, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _batches(source, **kwargs):
+    args = dict(training=False, batch_size=4, image_size=16, augment="none", normalization=NORM)
+    args.update(kwargs)
+    return list(data.make_dataset(source, **args).as_numpy_iterator())
+
+
+def test_digits_split_is_deterministic_and_stratified():
+    first, second = data.digits_arrays(), data.digits_arrays()
+    np.testing.assert_array_equal(first["eval"][1], second["eval"][1])
+    x_train, y_train = first["train"]
+    x_eval, y_eval = first["eval"]
+    assert (len(y_train), len(y_eval)) == (1437, 360)
+    assert x_train.dtype == np.uint8 and x_train.shape[1:] == (8, 8, 1)
+    assert x_train.max() == 255
+    assert sorted(np.unique(y_eval)) == list(range(10))
+
+
+def test_digits_pipeline_shapes_and_normalization():
+    source = data.load_source("digits", "train")
+    images, labels = _batches(source, training=True, batch_size=32, image_size=32,
+                              augment="shift", one_hot=True, num_classes=10)[0]
+    assert images.shape == (32, 32, 32, 3) and images.dtype == np.float32
+    assert labels.shape == (32, 10)
+    # Background pixels (0) normalize to -mean/std per channel.
+    expected_min = (0 - np.array(NORM.mean)) / np.array(NORM.std)
+    np.testing.assert_allclose(images.min(axis=(0, 1, 2)), expected_min, rtol=1e-5)
+    batches = _batches(source, training=True, batch_size=64, image_size=32, augment="shift")
+    assert len(batches) == 1437 // 64  # drop_remainder in training
+
+
+def test_tfds_with_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=12):
+        train = data.load_source("cifar10", "train")
+        test = data.load_source("cifar10", "eval")
+        assert (train.num_examples, test.num_examples, train.num_classes) == (12, 12, 10)
+        images, labels = _batches(train, image_size=32, augment="cifar", training=True)[0]
+    assert images.shape == (4, 32, 32, 3)
+    assert labels.dtype == np.int32 and labels.max() < 10
+
+
+def test_tfds_missing_data_says_how_to_provide_it(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ValueError, match="--data_dir"):
+        data.load_source("cifar10", "train", data_dir=str(tmp_path))
+
+
+def test_unknown_dataset_lists_choices():
+    with pytest.raises(ValueError, match="folder:PATH"):
+        data.load_source("nosuch:thing", "train")
+
+
+def _make_folder(root, with_splits=False, corrupt=True):
+    colors = {"cat": 30, "dog": 200}
+    for split in ("train", "val") if with_splits else ("",):
+        for name, color in colors.items():
+            directory = os.path.join(root, split, name)
+            os.makedirs(directory, exist_ok=True)
+            for i in range(5):
+                with open(os.path.join(directory, f"{i}.png"), "wb") as f:
+                    f.write(_png(color + i))
+    if corrupt:
+        with open(os.path.join(root, "train" if with_splits else "", "cat", "broken.jpg"),
+                  "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 this is not a jpeg")
+
+
+def test_folder_with_corrupt_file_is_skipped_and_counted(tmp_path, capsys):
+    _make_folder(str(tmp_path), with_splits=True)
+    train = data.load_source(f"folder:{tmp_path}", "train")
+    test = data.load_source(f"folder:{tmp_path}", "eval")
+    assert train.class_names == ["cat", "dog"]
+    assert train.num_examples == 10 and test.num_examples == 10
+    assert train.skipped() == 1 and train.corrupt[0].endswith("broken.jpg")
+    batches = _batches(train)
+    assert sum(len(labels) for _, labels in batches) == 10
+    assert sorted(np.concatenate([labels for _, labels in batches])) == [0] * 5 + [1] * 5
+
+
+def test_folder_without_splits_holds_out_by_hash(tmp_path):
+    _make_folder(str(tmp_path), corrupt=False)
+    spec = f"folder:{tmp_path}"
+    train = data.load_source(spec, "train", holdout_fraction=0.3)
+    test = data.load_source(spec, "eval", holdout_fraction=0.3)
+    assert train.num_examples + test.num_examples == 10
+    assert test.num_examples > 0
+    again = data.load_source(spec, "eval", holdout_fraction=0.3)
+    assert again.num_examples == test.num_examples
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="subfolder"):
+        data.load_source(f"folder:{tmp_path}", "train")
+    os.makedirs(tmp_path / "a")
+    with pytest.raises(ValueError, match="no readable images"):
+        data.load_source(f"folder:{tmp_path}", "train")
+
+
+def _write_shards(directory, name, shards, labels, corrupt_at=None):
+    index = 0
+    for shard in range(shards):
+        path = os.path.join(directory, f"{name}-{shard:05d}-of-{shards:05d}")
+        with tf.io.TFRecordWriter(path) as writer:
+            for _ in range(len(labels) // shards):
+                encoded = b"garbage" if index == corrupt_at else _png(10 * index)
+                feature = {
+                    "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+                    "image/class/label": tf.train.Feature(
+                        int64_list=tf.train.Int64List(value=[labels[index]])),
+                }
+                example = tf.train.Example(features=tf.train.Features(feature=feature))
+                writer.write(example.SerializeToString())
+                index += 1
+
+
+def test_tfrecord_shards_with_label_offset_and_corrupt_record(tmp_path):
+    # Model Garden ImageNet labels are 1-based: 1..3 here, label_offset=1 maps to 0..2.
+    _write_shards(str(tmp_path), "train", 2, [1, 2, 3, 1, 2, 3, 1, 2], corrupt_at=3)
+    _write_shards(str(tmp_path), "validation", 1, [1, 2, 3, 3])
+    spec = f"tfrecord:{tmp_path}/train-*"
+    train = data.load_source(spec, "train", label_offset=1)
+    test = data.load_source(spec, "eval", label_offset=1)
+    assert (train.num_examples, test.num_examples, train.num_classes) == (8, 4, 3)
+    labels = np.concatenate([y for _, y in _batches(train)])
+    assert sorted(labels) == [0, 0, 1, 1, 1, 2, 2]  # the corrupt 4th record (label 0) dropped
+    assert train.skipped() == 1
+    assert test.skipped() == 0 and len(np.concatenate([y for _, y in _batches(test)])) == 4
+    with pytest.raises(ValueError, match="label_offset=1"):
+        data.load_source(spec, "train", label_offset=0, num_classes=3)
+
+
+def test_tfrecord_missing_files_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no files match"):
+        data.load_source(f"tfrecord:{tmp_path}/train-*", "train")
+
+
+@pytest.mark.parametrize("mode", ["imagenet", "cifar", "shift", "none"])
+def test_augment_modes_give_the_requested_size(mode):
+    image = tf.cast(tf.random.uniform((40, 60, 3), 0, 255), tf.uint8)
+    seed = tf.constant([1, 2], tf.int32)
+    assert data.augment.train_transform(image, mode, 24, seed).shape == (24, 24, 3)
+    assert data.augment.eval_transform(image, mode, 24).shape == (24, 24, 3)
+
+
+def test_eval_center_crop_of_imagenet_mode():
+    # A 256x256 ramp: eval resizes the shorter side to ceil(224 / 0.875) = 256 and
+    # crops the central 224 window, so the crop starts at column 16.
+    ramp = tf.tile(tf.range(256, dtype=tf.float32)[None, :, None], [256, 1, 3])
+    crop = data.augment.eval_transform(ramp, "imagenet", 224)
+    assert crop.shape == (224, 224, 3)
+    np.testing.assert_allclose(crop[0, :3, 0], [16, 17, 18], atol=1e-3)
+
+
+def test_unknown_augment_lists_choices():
+    with pytest.raises(ValueError, match="imagenet"):
+        data.augment.check_mode("fancy")
