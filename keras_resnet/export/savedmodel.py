@@ -5,8 +5,6 @@ uint8 pixels and applies the model's preprocessing inside the graph."""
 import numpy as np
 import tensorflow as tf
 
-import keras
-
 DEFAULT_SIGNATURE = "serving_default"
 UINT8_SIGNATURE = "serving_uint8"
 UINT8_INPUT_NAME = "images"
@@ -49,27 +47,32 @@ def write(model, path, *, input_name, output_name, preprocessing=None, uint8_inp
     """
     input_shape = (None,) + tuple(model.inputs[0].shape[1:])
     input_dtype = tf.as_dtype(model.inputs[0].dtype)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    # A plain tf.Module rather than keras.export.ExportArchive: in Keras 3.15 the
+    # archive tracks every variable twice, doubling the size of variables/.
+    module = tf.Module()
+    module.model_variables = [variable.value for variable in model.variables]
 
+    @tf.function(input_signature=[tf.TensorSpec(input_shape, input_dtype, name=input_name)])
     def serve(x):
         # Cast so mixed-precision models still answer in float32.
         return {output_name: tf.cast(model(x, training=False), tf.float32)}
 
-    archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[
-        tf.TensorSpec(input_shape, input_dtype, name=input_name)])
+    module.serve = serve
+    functions = {DEFAULT_SIGNATURE: serve}
     signatures = {DEFAULT_SIGNATURE: {"inputs": {input_name: input_dtype.name},
                                       "outputs": {output_name: "float32"}}}
     if uint8_input:
+        @tf.function(input_signature=[
+            tf.TensorSpec(input_shape, tf.uint8, name=UINT8_INPUT_NAME)])
         def serve_uint8(images):
             x = tf.cast(preprocess_uint8(images, preprocessing), input_dtype)
             return {output_name: tf.cast(model(x, training=False), tf.float32)}
 
-        archive.add_endpoint(UINT8_SIGNATURE, serve_uint8, input_signature=[
-            tf.TensorSpec(input_shape, tf.uint8, name=UINT8_INPUT_NAME)])
+        module.serve_uint8 = serve_uint8
+        functions[UINT8_SIGNATURE] = serve_uint8
         signatures[UINT8_SIGNATURE] = {"inputs": {UINT8_INPUT_NAME: "uint8"},
                                        "outputs": {output_name: "float32"}}
-    archive.write_out(path, verbose=False)
+    tf.saved_model.save(module, path, signatures=functions)
     return signatures
 
 

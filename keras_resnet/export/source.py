@@ -74,8 +74,8 @@ def resolve_preprocessing(preprocessing):
     if order not in ("RGB", "BGR"):
         raise ValueError(f"preprocessing channel_order={order!r}; allowed: ['RGB', 'BGR'].")
     return {"mode": preprocessing.get("mode"),
-            "mean": [float(v) for v in np.broadcast_to(preprocessing["mean"], (3,))],
-            "std": [float(v) for v in np.broadcast_to(preprocessing["std"], (3,))],
+            "mean": [float(v) for v in np.atleast_1d(preprocessing["mean"])],
+            "std": [float(v) for v in np.atleast_1d(preprocessing["std"])],
             "channel_order": order,
             "input_range": list(preprocessing.get("input_range", (0, 255)))}
 

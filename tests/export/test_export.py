@@ -142,6 +142,9 @@ def test_manifest_records_model_files_and_versions(exported):
         if os.path.isfile(path):
             assert artifact["size"] == os.path.getsize(path)
             assert artifact["sha256"] == manifest_lib.sha256(path)
+    # Every weight stored once (keras.export.ExportArchive stores them twice).
+    weights = os.path.join(out, "savedmodel", "variables", "variables.data-00000-of-00001")
+    assert os.path.getsize(weights) < 1.1 * 4 * on_disk["model"]["params"]
     assert manifest["manifest_path"] == os.path.join(out, "manifest.json")
     assert _siblings(out) == []
 
