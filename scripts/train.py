@@ -89,6 +89,7 @@ def main(argv):
     if FLAGS.study == "degradation":
         depths = [int(d) for d in FLAGS.study_depths.split(",")]
         overrides.pop("model")
+        overrides.pop("output_dir")
         result = study.degradation_study(
             depths=depths, output_dir=FLAGS.output_dir or "runs/degradation",
             recipe=FLAGS.recipe, **overrides)

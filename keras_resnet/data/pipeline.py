@@ -91,6 +91,9 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
     options.experimental_optimization.map_parallelization = True
+    # When Keras distributes an undistributed pipeline over workers, shard by element:
+    # sources do not always have one file per worker.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
 
     if source.encoded:

@@ -1,5 +1,6 @@
 """`train_and_evaluate`: one training run from a `TrainConfig` to a tested model."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -270,10 +271,12 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
                                      input_context=context, **pipeline_args)
 
-    if replicas > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if replicas > 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         train_data = strategy.distribute_datasets_from_function(train_fn)
         eval_data = strategy.distribute_datasets_from_function(eval_fn)
     else:
+        # Keras distributes these itself (multi-worker: auto-sharded by element; Keras
+        # fails on the PerReplica values of distribute_datasets_from_function there).
         train_data, eval_data = train_fn(None), eval_fn(None)
 
     with strategy.scope():
@@ -295,6 +298,9 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
 
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _prebuild_for_multi_worker(model, strategy, train_fn(None))
+
     paths = run_paths(work_dir)
     logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
         "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
@@ -315,8 +321,10 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
           f"replicas={replicas} global_batch={global_batch} lr={lr:g} epochs={epochs} "
           f"steps_per_epoch={steps_per_epoch} train={train_source.num_examples} "
           f"eval={eval_source.num_examples}")
-    model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-              validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    with _keras_multi_worker_fix(multi_worker):
+        model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                  validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
     if nan_guard.batch is not None:
         last = paths["last"] if os.path.exists(paths["last"]) else None
         raise TrainingDiverged(
@@ -324,7 +332,11 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
             f"batch {nan_guard.batch + 1}. Last good checkpoint: {last}. Lower "
             "--learning_rate, or use --mixed_precision=float32.")
 
-    scores = model.evaluate(eval_data, verbose=0, return_dict=True)
+    if multi_worker:
+        # Every worker scores the whole held-out split, so all report the same number.
+        scores = _evaluate_locally(model, eval_fn(None), num_classes)
+    else:
+        scores = model.evaluate(eval_data, verbose=0, return_dict=True)
     model_path = os.path.join(work_dir, "model.keras")
     tmp = os.path.join(work_dir, f".tmp{os.getpid()}_model.keras")
     model.save(tmp)
@@ -348,6 +360,57 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
                                       normalization)
     result["model"] = model
     return result
+
+
+@contextlib.contextmanager
+def _keras_multi_worker_fix(active):
+    """Keras 3.15 reduces each scalar log of a multi-worker step with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction
+    dimension 0"). While `active`, logs are averaged over the local replicas instead, so
+    the progress bar and metrics files show this worker's values."""
+    if not active:
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer._collective_all_reduce_multi_worker
+    tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
+    try:
+        yield
+    finally:
+        tf_trainer._collective_all_reduce_multi_worker = original
+
+
+def _evaluate_locally(model, dataset, num_classes):
+    """Loss, accuracy and top-5 of `model` on `dataset`, computed eagerly in this process."""
+    total, correct, top5, loss_sum = 0, 0, 0, 0.0
+    for images, labels in dataset:
+        probabilities = tf.cast(model(images, training=False), tf.float32)
+        if labels.shape.rank == 2:
+            labels = tf.argmax(labels, axis=-1, output_type=tf.int32)
+        total += int(labels.shape[0])
+        correct += int(tf.reduce_sum(tf.cast(
+            tf.argmax(probabilities, -1, output_type=tf.int32) == labels, tf.int32)))
+        top5 += int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, 5), tf.int32)))
+        loss_sum += float(tf.reduce_sum(
+            keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
+    scores = {"accuracy": correct / total, "loss": loss_sum / total}
+    if num_classes > 5:
+        scores["top5"] = top5 / total
+    return scores
+
+
+def _prebuild_for_multi_worker(model, strategy, dataset):
+    """Builds model, loss, metrics and optimizer from the shapes of one local batch.
+
+    Keras 3.15 builds them in `fit` by all-reducing a distributed batch, which
+    MultiWorkerMirroredStrategy rejects for (x, y) tuples ("Attempt to convert a value
+    (PerReplica...)"); building here first and skipping that step avoids it.
+    """
+    images, labels = next(iter(dataset))
+    with strategy.scope():
+        model._symbolic_build(data_batch=(images, labels))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
 def run_paths(directory):
