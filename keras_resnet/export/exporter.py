@@ -128,8 +128,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     modes = tflite.check_modes(tflite_modes) if "tflite" in formats else ()
     if int8_io not in tflite.INT8_IO:
         raise ValueError(f"Unknown int8_io={int8_io!r}. Allowed values: {list(tflite.INT8_IO)}.")
-    if opset is not None and (not isinstance(opset, int) or not 7 <= opset <= 21):
-        raise ValueError(f"opset={opset!r} must be an integer ONNX opset in [7, 21].")
+    if "onnx" in formats:
+        onnx_export.check_opset(opset)
     preprocessing = source.resolve_preprocessing(preprocessing)
     if uint8_input and preprocessing is None:
         raise ValueError("uint8_input=True needs preprocessing (a mode name or "

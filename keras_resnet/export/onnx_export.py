@@ -12,6 +12,23 @@ DEFAULT_OPSET = 17
 BATCH_AXIS = "batch"
 
 
+def supported_opsets():
+    """Opsets the installed tf2onnx can target (it documents 9 and up)."""
+    from tf2onnx import constants
+
+    return list(range(9, max(constants.OPSET_TO_IR_VERSION) + 1))
+
+
+def check_opset(opset):
+    """Validates `opset` (None or an int that tf2onnx supports); returns it."""
+    allowed = supported_opsets()
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int)
+                              or opset not in allowed):
+        raise ValueError(f"Unsupported ONNX opset={opset!r}. Allowed values: None "
+                         f"(default {DEFAULT_OPSET}) or {allowed[0]}..{allowed[-1]}.")
+    return opset
+
+
 def convert(model, path, *, input_name, output_name, opset=None):
     """Writes `model` as ONNX at `path`.
 
@@ -32,7 +49,7 @@ def convert(model, path, *, input_name, output_name, opset=None):
     input_shape = (None,) + tuple(model.inputs[0].shape[1:])
     spec = tf.TensorSpec(input_shape, tf.as_dtype(model.inputs[0].dtype), name=input_name)
 
-    @tf.function
+    @tf.function(autograph=False)
     def serve(x):
         return tf.cast(model(x, training=False), tf.float32)
 

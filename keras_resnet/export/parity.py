@@ -11,18 +11,20 @@ Figures, over one batch (the "parity batch"):
   1/256 steps, and a tie with the right class is not a wrong answer.
 
 Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
-- float32 artifacts (SavedModel, TFLite float32, ONNX): `max_rel <= 1e-4`. Only the
-  kernels' summation order differs; ResNet-20 and ResNet-50 measured here stay below
-  1e-5 (docs/export.md).
-- float16 weights: `max_rel <= 1e-2` (a half-precision mantissa holds ~3 decimal
-  digits; ResNet-50 measured ~1e-3).
+- float32 artifacts (SavedModel, TFLite float32, ONNX): `max_rel <= 1e-3`. Only the
+  kernels' summation order differs: a trained ResNet-20 measured 1e-7. An untrained
+  ResNet-50 at 224 reached 7.5e-5: with BN statistics at their initial values its
+  logits are huge and softmax amplifies rounding. Real defects (wrong weights, layout
+  or preprocessing) give errors of order 0.1-1.
+- float16 weights: `max_rel <= 5e-2` (a half-precision mantissa holds ~3 decimal
+  digits; trained ResNet-20 measured 5e-5, untrained ResNet-50 6.7e-3).
 - dynamic-range int8 and full-integer int8: `top1_agreement >= 0.9`. Quantization
-  error is large element-wise, so only the decision is checked. Post-training int8 on a
-  trained model usually keeps 98-99% agreement; 0.9 leaves room for small parity
-  batches (one row of 16 is 6%), while a broken calibration (wrong ranges, wrong
-  preprocessing) falls far below it (chance is 1/classes). On an untrained model
-  whose scores are near-uniform, top-1 is decided by noise: pass lower thresholds
-  explicitly there.
+  error is large element-wise, so only the decision is checked. The digits-trained
+  ResNet-20 of `make run` agrees on 32/32 images in both int8 modes; 0.9 leaves room
+  for small parity batches (one row of 16 is 6%), while a broken calibration (wrong
+  ranges, wrong preprocessing) falls toward chance (1/classes). On an untrained model
+  top-1 is decided by noise (untrained ResNet-50: 0.375 and 0.625 on 16 noise images):
+  pass lower thresholds explicitly there.
 """
 
 import numpy as np
@@ -32,8 +34,8 @@ FLOAT16 = "float16"
 INT8 = "int8"
 
 DEFAULT_TOLERANCES = {
-    FLOAT32: {"max_rel": 1e-4},
-    FLOAT16: {"max_rel": 1e-2},
+    FLOAT32: {"max_rel": 1e-3},
+    FLOAT16: {"max_rel": 5e-2},
     INT8: {"min_top1_agreement": 0.9},
 }
 

@@ -52,7 +52,8 @@ def write(model, path, *, input_name, output_name, preprocessing=None, uint8_inp
     module = tf.Module()
     module.model_variables = [variable.value for variable in model.variables]
 
-    @tf.function(input_signature=[tf.TensorSpec(input_shape, input_dtype, name=input_name)])
+    @tf.function(input_signature=[tf.TensorSpec(input_shape, input_dtype, name=input_name)],
+                 autograph=False)
     def serve(x):
         # Cast so mixed-precision models still answer in float32.
         return {output_name: tf.cast(model(x, training=False), tf.float32)}
@@ -62,7 +63,7 @@ def write(model, path, *, input_name, output_name, preprocessing=None, uint8_inp
     signatures = {DEFAULT_SIGNATURE: {"inputs": {input_name: input_dtype.name},
                                       "outputs": {output_name: "float32"}}}
     if uint8_input:
-        @tf.function(input_signature=[
+        @tf.function(autograph=False, input_signature=[
             tf.TensorSpec(input_shape, tf.uint8, name=UINT8_INPUT_NAME)])
         def serve_uint8(images):
             x = tf.cast(preprocess_uint8(images, preprocessing), input_dtype)

@@ -238,6 +238,7 @@ def test_existing_destination_is_refused(trained, exported):
     ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
     ({"int8_io": "int16"}, "int8_io='int16'"),
     ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
+    ({"formats": "onnx", "opset": 30}, r"opset=30. Allowed values: None \(default 17\) or 9..18"),
 ])
 def test_bad_arguments_fail_before_writing(trained, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -301,10 +302,16 @@ def test_uint8_io_and_default_destination(trained, tmp_path, monkeypatch):
 
 
 def test_random_parity_batch_is_deterministic_and_flagged(trained, tmp_path):
+    import onnx
+
     manifests = [export.export_model(trained[0], output_dir=str(tmp_path / n),
-                                     formats="onnx") for n in ("a", "b")]
+                                     formats="onnx", opset=opset)
+                 for n, opset in (("a", None), ("b", 13))]
     assert manifests[0]["parity"]["source"].startswith("random")
     assert manifests[0]["warnings"]
+    assert manifests[1]["parity"]["results"]["onnx"]["passed"]
+    proto = onnx.load(os.path.join(manifests[1]["export_dir"], "model.onnx"))
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {13}
     a, b = (np.load(os.path.join(m["export_dir"], "parity_batch.npz"))["inputs"]
             for m in manifests)
     np.testing.assert_array_equal(a, b)
