@@ -13,6 +13,8 @@ import os
 import shutil
 import tempfile
 
+MANIFEST = "manifest.json"  # as keras_resnet.export.manifest.MANIFEST
+
 
 def _siblings(destination, kind):
     parent, name = os.path.split(os.path.abspath(destination))
@@ -70,11 +72,22 @@ def clean_stale(destination):
 
 
 def check_destination(destination, overwrite):
-    """Raises FileExistsError when `destination` exists and `overwrite` is False."""
-    if os.path.exists(destination) and not overwrite:
+    """Raises FileExistsError when `destination` exists and `overwrite` is False, or
+    when it exists and is neither an export folder (one with manifest.json) nor empty:
+    `overwrite` replaces exports, never an unrelated folder given by mistake."""
+    if not os.path.exists(destination):
+        return
+    if not overwrite:
         raise FileExistsError(
             f"Export destination output_dir={destination!r} already exists. Pass "
             "overwrite=True (--overwrite) to replace it, or choose another output_dir.")
+    if not os.path.isdir(destination) or (
+            os.listdir(destination)
+            and not os.path.isfile(os.path.join(destination, MANIFEST))):
+        raise FileExistsError(
+            f"Export destination output_dir={destination!r} exists and is not an export "
+            f"folder (no {MANIFEST}); overwrite only replaces exports. Choose another "
+            "output_dir or remove it yourself.")
 
 
 @contextlib.contextmanager

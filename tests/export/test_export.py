@@ -233,6 +233,17 @@ def test_existing_destination_is_refused(trained, exported):
     assert _snapshot(exported[1]) == before
 
 
+def test_overwrite_never_replaces_a_folder_that_is_not_an_export(trained, tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("irreplaceable")
+    with pytest.raises(FileExistsError, match="is not an export folder"):
+        export.export_model(trained[0], output_dir=str(precious), formats="onnx",
+                            overwrite=True)
+    assert (precious / "thesis.txt").read_text() == "irreplaceable"
+    assert sorted(os.listdir(tmp_path)) == ["notes"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"formats": "pytorch"}, r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'all'"),
     ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
