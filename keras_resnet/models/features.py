@@ -10,6 +10,17 @@ from keras_resnet.models.registry import create_model
 _BLOCK_OUT = re.compile(r"^conv(\d+)_block(\d+)_out$")
 
 
+def stage_blocks(model):
+    """{stage number: number of blocks}, read from the `conv<s>_block<b>_out` names."""
+    last = {}
+    for layer in model.layers:
+        match = _BLOCK_OUT.match(layer.name)
+        if match:
+            stage, block = int(match.group(1)), int(match.group(2))
+            last[stage] = max(last.get(stage, 0), block)
+    return dict(sorted(last.items()))
+
+
 def stage_output_names(model):
     """Names of the layers that end each stage, keyed "C2", "C3", ...
 
@@ -17,12 +28,7 @@ def stage_output_names(model):
     at 1/2**n of the input for ImageNet models. For pre-activation (v2) models, the last
     stage ends at `post_relu`, the fully activated output.
     """
-    last = {}
-    for layer in model.layers:
-        match = _BLOCK_OUT.match(layer.name)
-        if match:
-            stage, block = int(match.group(1)), int(match.group(2))
-            last[stage] = max(last.get(stage, 0), block)
+    last = stage_blocks(model)
     if not last:
         raise ValueError(
             f"Model {model.name!r} has no `conv<stage>_block<n>_out` layers; "

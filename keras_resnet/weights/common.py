@@ -7,13 +7,12 @@ mismatch leaves the model untouched.
 """
 
 import math
-import re
 import warnings
 
 import keras
 import numpy as np
 
-_BLOCK_OUT = re.compile(r"conv(\d+)_block(\d+)_out$")
+from keras_resnet.models.features import stage_blocks
 
 
 def weighted_layers(model):
@@ -28,13 +27,7 @@ def has_top(model):
 
 def stage_depths(model):
     """Blocks per stage read from the layer names, e.g. (3, 4, 6, 3) for ResNet-50."""
-    depths = {}
-    for layer in model.layers:
-        match = _BLOCK_OUT.match(layer.name)
-        if match:
-            stage, block = int(match.group(1)), int(match.group(2))
-            depths[stage] = max(depths.get(stage, 0), block)
-    return tuple(depths[s] for s in sorted(depths))
+    return tuple(stage_blocks(model).values())
 
 
 def strided_1x1(model):
