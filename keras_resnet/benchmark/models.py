@@ -1,0 +1,56 @@
+"""The models compared: ours from the registry, and keras.applications.ResNet50 as the
+in-run baseline. Weights are random: speed does not depend on their values."""
+
+MODELS = {
+    # key: (builder, input side)
+    "resnet50": ("keras_resnet", 224),
+    # v1 (stride in the 1x1 conv) has keras.applications' exact architecture and FLOPs,
+    # so it isolates the cost of our explicit padding layers.
+    "resnet50_v1": ("keras_resnet", 224),
+    "resnet18": ("keras_resnet", 224),
+    "resnet20": ("keras_resnet", 32),
+    "keras_applications_resnet50": ("keras.applications", 224),
+}
+BASELINE = "keras_applications_resnet50"
+
+
+def check_model(name):
+    if name not in MODELS:
+        raise ValueError(f"Unknown benchmark model={name!r}. Allowed values: {list(MODELS)}.")
+    return name
+
+
+def input_size(name):
+    return MODELS[check_model(name)][1]
+
+
+def build(name, dtype_policy=None):
+    """A freshly built model named `name` (one of `MODELS`), random weights.
+
+    Args:
+        name: str. One of `MODELS`.
+        dtype_policy: str or None. e.g. "mixed_float16" for GPU training. Defaults to None
+            (float32).
+    """
+    import keras
+
+    check_model(name)
+    keras.utils.set_random_seed(0)
+    previous = keras.config.dtype_policy()
+    if dtype_policy:
+        keras.config.set_dtype_policy(dtype_policy)
+    try:
+        if name == BASELINE:
+            return keras.applications.ResNet50(weights=None)
+        import keras_resnet
+
+        return keras_resnet.create_model(name)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def macs_per_image(model):
+    """Multiply-adds of one forward pass (keras_resnet.count_flops)."""
+    import keras_resnet
+
+    return int(keras_resnet.count_flops(model))

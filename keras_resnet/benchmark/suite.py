@@ -1,0 +1,351 @@
+"""The benchmark suite: a plan of tasks, each run in its own subprocess, and the derived
+figures (ratios against keras.applications in the same run, fractions of the machine's
+GEMM ceiling, the targets of issue 7)."""
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from keras_resnet.benchmark import models as models_lib
+from keras_resnet.benchmark import timing
+from keras_resnet.benchmark.artifacts import FILES
+from keras_resnet.benchmark.tasks import INFERENCE_RUNTIMES, TF_RUNTIMES, TRAINING_MODES
+
+ALL_EXPORTED = tuple(r for r in INFERENCE_RUNTIMES if r not in TF_RUNTIMES)
+# The runtimes each model is measured in: the two ResNet-50s in all of them, so that
+# every ratio against keras.applications is like for like.
+FULL_RUNTIMES = {
+    "resnet50": INFERENCE_RUNTIMES,
+    "keras_applications_resnet50": INFERENCE_RUNTIMES,
+    "resnet50_v1": TF_RUNTIMES,
+    "resnet18": TF_RUNTIMES + ("savedmodel", "litert_float32", "litert_int8", "onnxruntime",
+                               "onnxruntime_int8"),
+    "resnet20": INFERENCE_RUNTIMES,
+}
+
+
+@dataclasses.dataclass
+class Settings:
+    """What one run measures and how long it spends.
+
+    Attributes:
+        inference: dict model -> tuple of runtimes.
+        batches: tuple of int. Inference batch sizes.
+        latency_repeats: int. Timed calls at batch 1.
+        repeats: int. Timed calls at larger batches.
+        training: dict model -> tuple of training modes.
+        train_batch: int. Per-replica training batch.
+        train_steps: int. Timed training executions.
+        steps_per_execution: int. For the "xla_spe" mode.
+        pipeline_files: int. Generated JPEG files (0 skips the pipeline).
+        pipeline_batches: int. Timed pipeline batches.
+        ceiling_n: int. Matrix side of the GEMM ceiling.
+        agreement_epochs: int. Digits training epochs of the int8 agreement check
+            (0 skips it).
+        calibration_samples: int. Int8 calibration samples of the speed models.
+        task_timeout_s: int. Limit of one subprocess.
+    """
+
+    inference: dict
+    batches: tuple = (1, 8, 32)
+    latency_repeats: int = 20
+    repeats: int = 4
+    training: dict = dataclasses.field(default_factory=dict)
+    train_batch: int = 32
+    train_steps: int = 3
+    steps_per_execution: int = 4
+    pipeline_files: int = 128
+    pipeline_batches: int = 8
+    ceiling_n: int = 2048
+    agreement_epochs: int = 4
+    calibration_samples: int = 16
+    task_timeout_s: int = 900
+
+    def __post_init__(self):
+        for model, runtimes in {**self.inference, **self.training}.items():
+            models_lib.check_model(model)
+        for model, runtimes in self.inference.items():
+            unknown = [r for r in runtimes if r not in INFERENCE_RUNTIMES]
+            if unknown:
+                raise ValueError(f"Unknown runtime(s) {unknown} for model={model!r}. "
+                                 f"Allowed values: {list(INFERENCE_RUNTIMES)}.")
+        for model, modes in self.training.items():
+            unknown = [m for m in modes if m not in TRAINING_MODES]
+            if unknown:
+                raise ValueError(f"Unknown training mode(s) {unknown} for model={model!r}. "
+                                 f"Allowed values: {list(TRAINING_MODES)}.")
+        if not self.batches or any(int(b) < 1 for b in self.batches):
+            raise ValueError(f"batches must be positive integers; received {self.batches!r}.")
+
+
+def full_settings(gpu=False):
+    """The complete run (about 15 minutes on 2 CPU cores)."""
+    mixed = ("mixed_xla",) if gpu else ()
+    return Settings(
+        inference=dict(FULL_RUNTIMES),
+        training={"resnet50": ("plain", "xla", "xla_spe") + mixed,
+                  "keras_applications_resnet50": ("default", "xla") + mixed,
+                  "resnet20": ("plain", "xla", "xla_spe") + mixed})
+
+
+def quick_settings(gpu=False):
+    """A CI-sized run: ResNet-20 at 32x32 only, few repetitions (a few minutes on 2 cores)."""
+    mixed = ("mixed_xla",) if gpu else ()
+    return Settings(
+        inference={"resnet20": ("tf", "tf_xla", "savedmodel", "litert_float32", "litert_int8",
+                                "onnxruntime", "onnxruntime_int8")},
+        batches=(1, 8), latency_repeats=5, repeats=2,
+        training={"resnet20": ("plain", "xla") + mixed}, train_batch=32, train_steps=2,
+        pipeline_files=16, pipeline_batches=2, ceiling_n=512, agreement_epochs=2,
+        calibration_samples=4, task_timeout_s=600)
+
+
+def _gpu_names():
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True)
+        return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
+def describe_machine():
+    """CPU model, cores, instruction-set features, memory, GPUs and library versions."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cores": timing.cpu_count(), "gpus": _gpu_names(), "cpu": platform.processor()}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            text = handle.read()
+        for line in text.splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                info["isa"] = sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni",
+                                              "avx_vnni", "amx_int8", "f16c"})
+                break
+        with open("/proc/meminfo") as handle:
+            info["memory_gib"] = round(int(handle.readline().split()[1]) / 2**20, 1)
+        with open("/proc/loadavg") as handle:
+            info["load_before"] = [float(v) for v in handle.read().split()[:3]]
+    except OSError:
+        pass
+    from importlib import metadata
+
+    versions = {}
+    for package in ("tensorflow", "keras", "onnxruntime", "ai-edge-litert", "tf2onnx", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    info["versions"] = versions
+    return info
+
+
+def plan(settings, work_dir):
+    """The ordered list of (label, task, args) of a run."""
+    tasks = [("ceiling", "ceiling", {"n": settings.ceiling_n})]
+    if settings.pipeline_files:
+        tasks.append(("input pipeline", "input_pipeline", {
+            "folder": os.path.join(work_dir, "jpegs"), "batch": 32, "image_size": 224,
+            "batches": settings.pipeline_batches}))
+    for model, runtimes in settings.inference.items():
+        exported = [r for r in runtimes if r in ALL_EXPORTED]
+        folder = os.path.join(work_dir, model)
+        if exported:
+            tasks.append((f"export {model}", "export", {
+                "model": model, "folder": folder, "runtimes": exported,
+                "calibration_samples": settings.calibration_samples}))
+        for runtime in runtimes:
+            artifact = os.path.join(folder, FILES[runtime]) if runtime in FILES else None
+            tasks.append((f"inference {model} {runtime}", "inference", {
+                "model": model, "runtime": runtime, "batches": list(settings.batches),
+                "latency_repeats": settings.latency_repeats, "repeats": settings.repeats,
+                "artifact": artifact}))
+    for model, modes in settings.training.items():
+        for mode in modes:
+            tasks.append((f"training {model} {mode}", "training", {
+                "model": model, "mode": mode, "batch": settings.train_batch,
+                "steps": settings.train_steps,
+                "steps_per_execution": settings.steps_per_execution}))
+    if settings.agreement_epochs:
+        tasks.append(("int8 agreement", "int8_agreement", {
+            "folder": os.path.join(work_dir, "agreement"),
+            "epochs": settings.agreement_epochs}))
+    return tasks
+
+
+def run_task(task, args, work_dir, timeout_s, log=print):
+    """Runs one task in a fresh Python subprocess; returns its results, or one result with
+    "error" when it failed (the run goes on)."""
+    spec_path = tempfile.mktemp(suffix=".json", dir=work_dir)
+    result_path = spec_path[:-5] + ".result.json"
+    with open(spec_path, "w") as handle:
+        json.dump({"task": task, "args": args}, handle)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    start = time.perf_counter()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "keras_resnet.benchmark.worker", spec_path, result_path],
+            env=env, capture_output=True, text=True, timeout=timeout_s)
+        failed = process.returncode != 0 or not os.path.exists(result_path)
+        why = process.stderr.strip().splitlines()[-5:] if failed else None
+    except subprocess.TimeoutExpired:
+        failed, why = True, [f"timed out after {timeout_s} s"]
+    elapsed = time.perf_counter() - start
+    if failed:
+        log(f"  FAILED after {elapsed:.0f} s: {' | '.join(why or [])}")
+        return [{"kind": task, "error": " | ".join(why or ["no result"]), **{
+            k: v for k, v in args.items() if k in ("model", "runtime", "mode")}}]
+    with open(result_path) as handle:
+        results = json.load(handle)
+    for result in results:
+        result["task_s"] = elapsed
+    return results
+
+
+def run_suite(settings, work_dir=None, log=print):
+    """Runs every task of `settings` and returns the full report (see `derive`).
+
+    Args:
+        settings: `Settings`.
+        work_dir: str or None. Folder for generated JPEGs and exported models. Defaults
+            to a temporary folder removed afterwards.
+        log: callable(str). Progress messages. Defaults to print.
+    """
+    import shutil
+
+    machine = describe_machine()
+    owned = work_dir is None
+    work_dir = work_dir or tempfile.mkdtemp(prefix="keras_resnet_benchmark_")
+    os.makedirs(work_dir, exist_ok=True)
+    started = time.time()
+    results = []
+    try:
+        tasks = plan(settings, work_dir)
+        if settings.pipeline_files:
+            from keras_resnet.benchmark.tasks import make_jpegs
+
+            make_jpegs(os.path.join(work_dir, "jpegs"), settings.pipeline_files)
+        for index, (label, task, args) in enumerate(tasks, 1):
+            log(f"[{index}/{len(tasks)}] {label}")
+            results.extend(run_task(task, args, work_dir, settings.task_timeout_s, log))
+    finally:
+        if owned:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    with open("/proc/loadavg") as handle:
+        machine["load_after"] = [float(v) for v in handle.read().split()[:3]]
+    report = {"machine": machine, "settings": dataclasses.asdict(settings),
+              "wall_s": time.time() - started, "results": results}
+    return derive(report)
+
+
+def _find(results, **match):
+    for result in results:
+        if all(result.get(k) == v for k, v in match.items()) and "error" not in result:
+            return result
+    return None
+
+
+def derive(report):
+    """Adds GFLOP/s, fraction of the GEMM ceiling, ratios against keras.applications in
+    the same run, and the status of each target, to `report` (returned)."""
+    results = report["results"]
+    ceiling = _find(results, kind="ceiling")
+    best = ceiling["best"] if ceiling else None
+    macs = {}
+    for result in results:
+        if result.get("kind") == "export" and "macs" in result:
+            macs[result["model"]] = result["macs"]
+    report["macs"] = {**known_macs(), **macs}
+    for result in results:
+        if result.get("kind") not in ("inference", "training") or "error" in result:
+            continue
+        per_image = report["macs"].get(result["model"])
+        if per_image:
+            factor = 3 if result["kind"] == "training" else 1
+            result["gflops"] = result["img_per_s"] * 2 * per_image * factor / 1e9
+            if best:
+                result["fraction_of_ceiling"] = result["gflops"] / best
+        base_runtime = result["runtime"]
+        if result["kind"] == "training":
+            base_runtime = "default"
+        baseline = _find(results, kind=result["kind"], model=models_lib.BASELINE,
+                         runtime=base_runtime, batch=result["batch"])
+        if baseline and result["model"] != models_lib.BASELINE:
+            result["ratio_vs_keras_applications"] = result["img_per_s"] / baseline["img_per_s"]
+    report["targets"] = targets(report)
+    return report
+
+
+def known_macs():
+    """Multiply-adds per image of the benchmark models (analytic, keras_resnet.count_flops)."""
+    return {"resnet50": 4_089_184_256, "resnet50_v1": 3_857_973_248,
+            "keras_applications_resnet50": 3_857_973_248, "resnet18": 1_814_073_344,
+            "resnet20": 40_551_040}
+
+
+def targets(report):
+    """Where each target of issue 7 stands in this run: a list of {"target", "value",
+    "goal", "met"} (value None when the run did not measure it)."""
+    results = report["results"]
+    rows = []
+
+    def add(target, value, goal, note=""):
+        rows.append({"target": target, "value": value, "goal": goal,
+                     "met": None if value is None else bool(value >= goal), "note": note})
+
+    batches = report["settings"]["batches"]
+    for batch in batches:
+        for runtime in TF_RUNTIMES:
+            ours = _find(results, kind="inference", model="resnet50", runtime=runtime, batch=batch)
+            add(f"ResNet-50 inference {runtime}, batch {batch}: ours / keras.applications",
+                ours and ours.get("ratio_vs_keras_applications"), 1.0)
+    for runtime in ("litert_float32", "onnxruntime"):
+        for batch in batches:
+            ours = _find(results, kind="inference", model="resnet50", runtime=runtime,
+                         batch=batch)
+            add(f"ResNet-50 {runtime}, batch {batch}: ours / keras.applications",
+                ours and ours.get("ratio_vs_keras_applications"), 1.0)
+    exports = {r["runtime"]: r for r in results
+               if r.get("kind") == "export" and r.get("model") == "resnet50"}
+    if "litert_float32" in exports and "litert_int8" in exports:
+        add("ResNet-50 LiteRT int8 size: float32 / int8",
+            exports["litert_float32"]["size_mb"] / exports["litert_int8"]["size_mb"], 3.9,
+            "4x less the float32 biases and quantization parameters")
+    agreement = [r for r in results if r.get("kind") == "quantization"
+                 and r["runtime"] in ("litert_int8", "onnxruntime_int8")]
+    for result in agreement:
+        add(f"top-1 agreement {result['runtime']} vs float32 (trained ResNet-20, digits)",
+            result["top1_agreement"], 0.99)
+    for batch in batches:
+        float32 = _find(results, kind="inference", model="resnet50", runtime="litert_float32",
+                        batch=batch)
+        int8 = [r for r in results if r.get("kind") == "inference" and r.get("model") ==
+                "resnet50" and r.get("batch") == batch and "int8" in r.get("runtime", "")
+                and "error" not in r]
+        if float32 and int8:
+            fastest = max(int8, key=lambda r: r["img_per_s"])
+            add(f"ResNet-50 fastest int8 ({fastest['runtime']}) / LiteRT float32, batch {batch}",
+                fastest["img_per_s"] / float32["img_per_s"], 1.0)
+    baseline = _find(results, kind="training", model=models_lib.BASELINE, runtime="default")
+    trained = [r for r in results if r.get("kind") == "training" and r.get("model") == "resnet50"
+               and "error" not in r]
+    if baseline and trained:
+        fastest = max(trained, key=lambda r: r["img_per_s"])
+        add(f"ResNet-50 training, fastest ({fastest['runtime']}) / keras.applications default",
+            fastest["img_per_s"] / baseline["img_per_s"], 1.3)
+    pipeline = _find(results, kind="input_pipeline")
+    fastest_training = max(trained or [r for r in results if r.get("kind") == "training"
+                                       and "error" not in r],
+                           key=lambda r: r["img_per_s"], default=None)
+    if pipeline and fastest_training:
+        add(f"input pipeline img/s per core / {fastest_training['model']} training img/s",
+            pipeline["img_per_s_per_core"] / fastest_training["img_per_s"], 3.0,
+            "training img/s of the whole machine, so one core of input keeps up 3x over")
+    return rows

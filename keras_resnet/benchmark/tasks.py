@@ -1,0 +1,334 @@
+"""One measurement each: run inside a fresh subprocess (see `worker`) so each reports
+its own peak memory and no runtime's thread pools disturb another's.
+
+Every task returns a list of result dicts (one per batch size or configuration) with at
+least "kind", "model", "runtime", "img_per_s" and "peak_rss_mb".
+"""
+
+import time
+
+import numpy as np
+
+from keras_resnet.benchmark import models as models_lib
+from keras_resnet.benchmark import timing
+
+TF_RUNTIMES = ("tf", "tf_xla")
+INFERENCE_RUNTIMES = TF_RUNTIMES + ("savedmodel", "litert_float32", "litert_float16",
+                                    "litert_dynamic_int8", "litert_int8", "onnxruntime",
+                                    "onnxruntime_int8")
+TRAINING_MODES = ("default", "plain", "xla", "xla_spe", "mixed_xla")
+
+
+def _gpus():
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def _tf_predictor(model_name, jit_compile):
+    import tensorflow as tf
+
+    model = models_lib.build(model_name)
+    forward = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
+    return lambda x: forward(x).numpy()
+
+
+def _savedmodel_predictor(path):
+    import tensorflow as tf
+
+    function = tf.saved_model.load(path).signatures["serving_default"]
+    (input_name,) = function.structured_input_signature[1]
+
+    def predict(x):
+        (output,) = function(**{input_name: tf.constant(x)}).values()
+        return output.numpy()
+
+    return predict
+
+
+def _litert_predictor(path, threads):
+    from ai_edge_litert.interpreter import Interpreter
+
+    # AUTO applies the default XNNPACK delegate (float and quantized kernels).
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    (input_detail,) = interpreter.get_input_details()
+    (output_detail,) = interpreter.get_output_details()
+    shape = [None]
+
+    def predict(x):
+        if shape[0] != x.shape:
+            interpreter.resize_tensor_input(input_detail["index"], x.shape, strict=False)
+            interpreter.allocate_tensors()
+            shape[0] = x.shape
+        interpreter.set_tensor(input_detail["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_detail["index"])
+
+    return predict
+
+
+def _onnx_predictor(path, threads):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                 if p in onnxruntime.get_available_providers()]
+    session = onnxruntime.InferenceSession(path, options, providers=providers)
+    (input_meta,) = session.get_inputs()
+    return lambda x: session.run(None, {input_meta.name: x})[0]
+
+
+def predictor(model_name, runtime, artifact=None, threads=None):
+    """A callable x -> NumPy output for `runtime` on `model_name` (or its `artifact`)."""
+    threads = threads or timing.cpu_count()
+    if runtime in TF_RUNTIMES:
+        return _tf_predictor(model_name, jit_compile=runtime == "tf_xla")
+    if artifact is None:
+        raise ValueError(f"runtime={runtime!r} needs an exported artifact; received none.")
+    if runtime == "savedmodel":
+        return _savedmodel_predictor(artifact)
+    if runtime.startswith("litert"):
+        return _litert_predictor(artifact, threads)
+    if runtime.startswith("onnxruntime"):
+        return _onnx_predictor(artifact, threads)
+    raise ValueError(f"Unknown runtime={runtime!r}. Allowed values: {list(INFERENCE_RUNTIMES)}.")
+
+
+def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=None):
+    """Inference speed of one runtime on one model at each batch size (ascending, so each
+    peak RSS figure is the high-water mark up to and including that batch).
+
+    Args:
+        model: str. A key of `models.MODELS`.
+        runtime: str. One of `INFERENCE_RUNTIMES`.
+        batches: list of int. Batch sizes.
+        latency_repeats: int. Timed calls at batch 1 (p50/p90 latency).
+        repeats: int. Timed calls at larger batches.
+        artifact: str or None. Exported file/folder for non-TF runtimes.
+    """
+    predict = predictor(model, runtime, artifact)
+    size = models_lib.input_size(model)
+    rng = np.random.default_rng(0)
+    results = []
+    for batch in sorted(batches):
+        x = rng.standard_normal((batch, size, size, 3)).astype(np.float32)
+        count = latency_repeats if batch == 1 else repeats
+        # Two untimed calls: tracing/compilation, then allocator and thread-pool warm-up.
+        stats = timing.time_calls(lambda: predict(x), batch=batch, warmup=2, repeats=count)
+        results.append({"kind": "inference", "model": model, "runtime": runtime, **stats})
+    return results
+
+
+def training(model, mode, *, batch, steps, steps_per_execution=4):
+    """Training-step throughput with SGD (momentum 0.9) on synthetic data held in memory
+    (the input pipeline is measured separately).
+
+    Modes: "default" (Keras compile defaults: jit_compile="auto", which is no XLA on
+    CPU), "plain" (no XLA), "xla" (jit_compile=True), "xla_spe" (XLA and
+    `steps_per_execution`), "mixed_xla" (mixed_float16 + XLA, GPUs only). Under several
+    GPUs the model is replicated with MirroredStrategy and `batch` is per replica.
+
+    Args:
+        model: str. A key of `models.MODELS`.
+        mode: str. One of `TRAINING_MODES`.
+        batch: int. Per-replica batch size.
+        steps: int. Timed executions (each of `steps_per_execution` steps for "xla_spe").
+        steps_per_execution: int. Defaults to 4.
+    """
+    import contextlib
+
+    import keras
+    import tensorflow as tf
+
+    if mode not in TRAINING_MODES:
+        raise ValueError(f"Unknown training mode={mode!r}. Allowed values: {list(TRAINING_MODES)}.")
+    gpus = _gpus()
+    if mode == "mixed_xla" and not gpus:
+        raise ValueError("Training mode 'mixed_xla' needs a GPU; none is visible.")
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    global_batch = batch * replicas
+    per_execution = steps_per_execution if mode == "xla_spe" else 1
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    with scope:
+        net = models_lib.build(model, "mixed_float16" if mode == "mixed_xla" else None)
+        compile_args = {} if mode == "default" else {"jit_compile": mode != "plain"}
+        net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                    loss=keras.losses.SparseCategoricalCrossentropy(),
+                    steps_per_execution=per_execution, **compile_args)
+    size = models_lib.input_size(model)
+    classes = net.output_shape[-1]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((global_batch, size, size, 3)).astype(np.float32)
+    y = rng.integers(0, classes, (global_batch,)).astype(np.int32)
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+
+    stamps = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch_index, logs=None):
+            stamps.append(time.perf_counter())
+
+    # The first execution traces and compiles; the second warms allocators; both untimed.
+    warm = 2
+    net.fit(dataset, steps_per_epoch=(warm + steps) * per_execution, epochs=1, verbose=0,
+            callbacks=[Clock()])
+    seconds = [(b - a) / per_execution for a, b in zip(stamps[warm - 1:], stamps[warm:])]
+    stats = timing.summarize(seconds, global_batch)
+    return [{"kind": "training", "model": model, "runtime": mode, "replicas": replicas,
+             "steps_per_execution": per_execution,
+             "jit_compile": str(getattr(net, "jit_compile", None)),
+             **stats, "peak_rss_mb": timing.peak_rss_mb()}]
+
+
+def input_pipeline(folder, *, batch, image_size, batches):
+    """Images per second of the ImageNet training input path (JPEG decode, random-resized
+    crop, flip, normalize, batch) over the JPEG files in `folder` (one subfolder per
+    class), with tf.data's default parallelism over all cores.
+
+    Built from keras_resnet.data's pieces (folder source, `decode_image`,
+    `augment.train_transform`, `Normalization`) rather than `make_dataset`: its
+    "imagenet" crop loses the static channel count, which `make_dataset` then rejects.
+
+    Args:
+        folder: str. Image folder (see `make_jpegs`).
+        batch: int. Batch size.
+        image_size: int. Crop side.
+        batches: int. Timed batches (after 3 warm-up batches).
+    """
+    import tensorflow as tf
+
+    from keras_resnet.data import Normalization, decode_image, load_source
+    from keras_resnet.data.augment import train_transform
+
+    source = load_source(f"folder:{folder}", "train", holdout_fraction=0.0)
+    normalize = Normalization.from_mode("torch")
+    seeds = tf.data.Dataset.random(seed=0).batch(2)
+
+    def transform(example, pair):
+        raw, label = example
+        image = train_transform(decode_image(raw), "imagenet", image_size,
+                                tf.cast(pair % (2**31 - 1), tf.int32))
+        image.set_shape([image_size, image_size, 3])
+        return normalize(image), label
+
+    options = tf.data.Options()
+    options.deterministic = False
+    dataset = (tf.data.Dataset.zip((source.dataset.repeat(), seeds)).with_options(options)
+               .map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+               .batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    iterator = iter(dataset)
+    for _ in range(3):
+        next(iterator)
+    seconds = []
+    for _ in range(batches):
+        start = time.perf_counter()
+        images, _ = next(iterator)
+        images.numpy()
+        seconds.append(time.perf_counter() - start)
+    cores = timing.cpu_count()
+    stats = timing.summarize(seconds, batch)
+    return [{"kind": "input_pipeline", "model": "-", "runtime": "tf.data", "cores": cores,
+             "img_per_s_per_core": stats["img_per_s"] / cores, "files": source.num_examples,
+             **stats, "peak_rss_mb": timing.peak_rss_mb()}]
+
+
+def make_jpegs(folder, count, *, width=500, height=375, seed=0):
+    """Writes `count` JPEG files (ImageNet's typical 500x375, quality 90) with smooth
+    gradients and noise, split over two class subfolders."""
+    import os
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    for index in range(count):
+        class_dir = os.path.join(folder, f"class{index % 2}")
+        os.makedirs(class_dir, exist_ok=True)
+        phase = rng.uniform(0, 6.28, 3)
+        channels = [127 + 100 * np.sin(xx / rng.uniform(20, 80) + yy / rng.uniform(20, 80) + p)
+                    for p in phase]
+        image = np.stack(channels, -1) + rng.normal(0, 12, (height, width, 3))
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
+            os.path.join(class_dir, f"{index:05d}.jpg"), quality=90)
+    return folder
+
+
+def ceiling(n):
+    """The machine's float32 GEMM ceiling (see `ceiling.gemm_ceiling`)."""
+    from keras_resnet.benchmark.ceiling import gemm_ceiling
+
+    return [{"kind": "ceiling", "model": "-", "runtime": "gemm", **gemm_ceiling(n),
+             "peak_rss_mb": timing.peak_rss_mb()}]
+
+
+def export(model, folder, runtimes, *, calibration_samples):
+    """Exports `model` for `runtimes` into `folder` (see `artifacts.export_all`)."""
+    from keras_resnet.benchmark import artifacts
+
+    net = models_lib.build(model)
+    calibration = artifacts.calibration_images(models_lib.input_size(model),
+                                               calibration_samples)
+    written = artifacts.export_all(net, folder, runtimes, calibration=calibration)
+    macs = models_lib.macs_per_image(net)
+    return [{"kind": "export", "model": model, "runtime": runtime, "macs": macs, **info,
+             "peak_rss_mb": timing.peak_rss_mb()} for runtime, info in written.items()]
+
+
+TASKS = {"inference": inference, "training": training, "input_pipeline": input_pipeline,
+         "ceiling": ceiling, "export": export}
+
+
+def int8_agreement(folder, *, epochs, calibration_samples=100):
+    """Top-1 agreement of int8 models with their float32 original, on real images: a
+    ResNet-20 trained briefly on scikit-learn digits (upsampled to 32x32), evaluated on
+    the held-out digits, exported to LiteRT int8 / dynamic_int8 / float16 and ONNX QDQ
+    int8.
+
+    Args:
+        folder: str. Where the artifacts are written.
+        epochs: int. Training epochs.
+        calibration_samples: int. Training images used for calibration. Defaults to 100.
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_resnet.benchmark import artifacts, quantization
+    from keras_resnet.data import digits_arrays
+
+    def prepare(images):
+        x = tf.image.resize(tf.cast(images, tf.float32), (32, 32)).numpy()
+        return (np.repeat(x, 3, axis=-1) - 127.5) / 64.0
+
+    splits = digits_arrays()
+    x_train, y_train = prepare(splits["train"][0]), splits["train"][1]
+    x_eval, y_eval = prepare(splits["eval"][0]), splits["eval"][1]
+    keras.utils.set_random_seed(0)
+    import keras_resnet
+
+    net = keras_resnet.create_model("resnet20", classes=10)
+    net.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=True)
+    net.fit(x_train, y_train, batch_size=64, epochs=epochs, verbose=0)
+    reference = net.predict(x_eval, batch_size=128, verbose=0)
+    runtimes = ["litert_float32", "litert_float16", "litert_dynamic_int8", "litert_int8",
+                "onnxruntime", "onnxruntime_int8"]
+    written = artifacts.export_all(net, folder, runtimes,
+                                   calibration=x_train[:calibration_samples])
+    results = []
+    for runtime in runtimes:
+        predict = predictor("resnet20", runtime, written[runtime]["path"])
+        output = np.concatenate([predict(x_eval[i:i + 1]) for i in range(len(x_eval))])
+        results.append({
+            "kind": "quantization", "model": "resnet20_digits", "runtime": runtime,
+            "eval_images": len(x_eval),
+            "top1_agreement": quantization.top1_agreement(reference, output),
+            "accuracy": float(np.mean(output.argmax(-1) == y_eval)),
+            "float_accuracy": float(np.mean(reference.argmax(-1) == y_eval)),
+            "size_mb": written[runtime]["size_mb"], "peak_rss_mb": timing.peak_rss_mb()})
+    return results
+
+
+TASKS["int8_agreement"] = int8_agreement

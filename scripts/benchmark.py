@@ -1,0 +1,55 @@
+"""Benchmarks keras_resnet against keras.applications.ResNet50 in one run: inference in
+TensorFlow / SavedModel / LiteRT / ONNX Runtime, training steps, the input pipeline and
+the machine's GEMM ceiling. Writes JSON and a markdown table.
+
+    scripts/benchmark.py --quick
+    scripts/benchmark.py --json=runs/benchmark/results.json --markdown=docs/benchmarks.md
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_bool("quick", False, "CI-sized run: ResNet-20 only, few repetitions.")
+flags.DEFINE_string("json", "runs/benchmark/results.json", "JSON report to write.")
+flags.DEFINE_string("markdown", "runs/benchmark/results.md", "Markdown report to write; "
+                    "an existing file keeps everything outside its results markers.")
+flags.DEFINE_string("work_dir", None, "Keep generated JPEGs and exports here. "
+                    "Default: a temporary folder, removed.")
+flags.DEFINE_list("batches", None, "Inference batch sizes. Default 1,8,32 (quick: 1,8).")
+flags.DEFINE_integer("repeats", None, "Timed calls per batch > 1.")
+flags.DEFINE_integer("latency_repeats", None, "Timed calls at batch 1.")
+flags.DEFINE_integer("train_steps", None, "Timed training executions.")
+flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+
+    from keras_resnet.benchmark import (full_settings, quick_settings, run_suite, write_json,
+                                        write_markdown)
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    settings = quick_settings(gpu) if FLAGS.quick else full_settings(gpu)
+    if FLAGS.batches:
+        settings.batches = tuple(int(b) for b in FLAGS.batches)
+    for name in ("repeats", "latency_repeats", "train_steps", "train_batch"):
+        if getattr(FLAGS, name) is not None:
+            setattr(settings, name, getattr(FLAGS, name))
+    settings.__post_init__()
+    report = run_suite(settings, work_dir=FLAGS.work_dir, log=lambda m: print(m, flush=True))
+    report["command"] = " ".join(["scripts/benchmark.py"] + sys.argv[1:])
+    write_json(report, FLAGS.json)
+    write_markdown(report, FLAGS.markdown, command=report["command"])
+    print(f"Wrote {FLAGS.json} and {FLAGS.markdown}")
+    failed = [r for r in report["results"] if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,124 @@
+"""The benchmark suite at its smallest settings: the report's structure, every measured
+figure positive, ratios and targets derived correctly. No timing assertions."""
+
+import json
+import math
+
+import pytest
+
+from keras_resnet.benchmark import (Settings, derive, markdown, plan, quick_settings,
+                                    run_suite, write_json, write_markdown)
+from keras_resnet.benchmark.report import BEGIN, END
+from keras_resnet.benchmark.timing import summarize
+
+MEASURED = ("img_per_s", "img_per_s_min", "img_per_s_max", "median_ms", "p50_ms", "p90_ms",
+            "peak_rss_mb", "gflops", "fraction_of_ceiling", "img_per_s_per_core",
+            "tensorflow", "numpy", "onnxruntime", "best", "size_mb", "convert_s", "macs",
+            "top1_agreement", "task_s")
+
+
+def tiny_settings():
+    return Settings(
+        inference={"resnet20": ("tf", "litert_float32", "onnxruntime_int8")},
+        batches=(1, 2), latency_repeats=2, repeats=2,
+        training={"resnet20": ("plain",)}, train_batch=4, train_steps=2,
+        pipeline_files=4, pipeline_batches=1, ceiling_n=128, agreement_epochs=1,
+        calibration_samples=2)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return run_suite(tiny_settings(), work_dir=str(tmp_path_factory.mktemp("work")),
+                     log=lambda message: None)
+
+
+@pytest.mark.slow
+def test_every_planned_measurement_succeeds_with_positive_figures(report):
+    results = report["results"]
+    assert [r for r in results if "error" in r] == []
+    kinds = {r["kind"] for r in results}
+    assert kinds == {"ceiling", "input_pipeline", "export", "inference", "training",
+                     "quantization"}
+    inference = {(r["runtime"], r["batch"]) for r in results if r["kind"] == "inference"}
+    assert inference == {(rt, b) for rt in ("tf", "litert_float32", "onnxruntime_int8")
+                         for b in (1, 2)}
+    for result in results:
+        for key in MEASURED:
+            if key in result:
+                assert isinstance(result[key], (int, float)) and math.isfinite(result[key])
+                assert result[key] > 0, (result["kind"], result.get("runtime"), key)
+    for result in results:
+        if result["kind"] in ("inference", "training"):
+            assert result["gflops"] > 0 and result["fraction_of_ceiling"] > 0
+            assert result["img_per_s_min"] <= result["img_per_s"] <= result["img_per_s_max"]
+    agreement = [r for r in results if r["kind"] == "quantization"]
+    assert {r["runtime"] for r in agreement} >= {"litert_int8", "onnxruntime_int8"}
+    assert all(0 <= r["top1_agreement"] <= 1 for r in agreement)
+
+
+@pytest.mark.slow
+def test_report_round_trips_to_json_and_markdown(report, tmp_path):
+    path = tmp_path / "results.json"
+    write_json(report, str(path))
+    loaded = json.loads(path.read_text())
+    assert set(loaded) >= {"machine", "settings", "results", "targets", "wall_s", "macs"}
+    assert loaded["machine"]["cores"] >= 1
+    assert loaded["settings"]["batches"] == [1, 2]
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Intro kept\n\n{BEGIN}\nold\n{END}\n\nOutro kept\n")
+    write_markdown(report, str(doc), command="scripts/benchmark.py --quick")
+    text = doc.read_text()
+    assert text.startswith("# Intro kept") and text.rstrip().endswith("Outro kept")
+    assert "old\n" not in text and "### Inference" in text and "| resnet20 | tf |" in text
+
+
+def fake(kind, model, runtime, img_per_s, batch=32):
+    stats = summarize([batch / img_per_s], batch)
+    return {"kind": kind, "model": model, "runtime": runtime, **stats, "peak_rss_mb": 1.0}
+
+
+def test_derive_computes_ratios_fractions_and_targets():
+    results = [
+        {"kind": "ceiling", "best": 100.0, "n": 8, "tensorflow": 90.0, "numpy": 100.0,
+         "onnxruntime": 95.0},
+        fake("inference", "resnet50", "tf", 12.0),
+        fake("inference", "keras_applications_resnet50", "tf", 10.0),
+        fake("training", "resnet50", "xla", 3.0),
+        fake("training", "keras_applications_resnet50", "default", 2.0),
+        {**fake("input_pipeline", "-", "tf.data", 24.0), "img_per_s_per_core": 12.0,
+         "cores": 2, "files": 4},
+    ]
+    report = derive({"settings": {"batches": [32]}, "results": results})
+    ours = results[1]
+    assert ours["ratio_vs_keras_applications"] == pytest.approx(1.2)
+    assert ours["gflops"] == pytest.approx(12.0 * 2 * 4_089_184_256 / 1e9)
+    assert ours["fraction_of_ceiling"] == pytest.approx(ours["gflops"] / 100.0)
+    assert results[3]["gflops"] == pytest.approx(3 * 3.0 * 2 * 4_089_184_256 / 1e9)
+    assert "ratio_vs_keras_applications" not in results[2]
+    targets = {t["target"]: t for t in report["targets"]}
+    tf_row = targets["ResNet-50 inference tf, batch 32: ours / keras.applications"]
+    assert tf_row["value"] == pytest.approx(1.2) and tf_row["met"] is True
+    training = [t for t in report["targets"] if t["target"].startswith("ResNet-50 training")]
+    assert training[0]["value"] == pytest.approx(1.5) and training[0]["met"] is True
+    pipeline = [t for t in report["targets"] if t["target"].startswith("input pipeline")]
+    assert pipeline[0]["value"] == pytest.approx(4.0) and pipeline[0]["met"] is True
+    xla_row = targets["ResNet-50 inference tf_xla, batch 32: ours / keras.applications"]
+    assert xla_row["met"] is None  # not measured is not a pass
+    assert "| resnet50 | tf |" in markdown({**report, "machine": {}, "wall_s": 1.0})
+
+
+def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):
+    labels = [label for label, _, _ in plan(quick_settings(), str(tmp_path))]
+    assert labels[0] == "ceiling"
+    assert labels.index("export resnet20") < labels.index("inference resnet20 savedmodel")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"inference": {"resnet7": ("tf",)}}, "model='resnet7'"),
+    ({"inference": {"resnet20": ("tensorrt",)}}, "tensorrt"),
+    ({"inference": {}, "training": {"resnet20": ("fast",)}}, "fast"),
+    ({"inference": {}, "batches": (0,)}, "batches"),
+])
+def test_settings_reject_bad_values_naming_them(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(**{"inference": {}, **overrides})
