@@ -343,6 +343,7 @@ def test_load_images_matches_preprocess_input(tmp_path):
         np.testing.assert_allclose(x, preprocess_input(pixels, mode=mode), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_script_rejects_unknown_format_and_verifies(exported):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     script = os.path.join(ROOT, "scripts", "export.py")
@@ -354,6 +355,35 @@ def test_script_rejects_unknown_format_and_verifies(exported):
                         capture_output=True, text=True, env=env, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "files match the manifest; parity holds" in ok.stdout
+
+
+@pytest.mark.slow
+def test_script_exports_a_keras_file_calibrated_on_an_image_folder(trained, tmp_path):
+    from PIL import Image
+
+    model, _, _, raw_val = trained
+    model_path = str(tmp_path / "digits.keras")
+    model.save(model_path)
+    os.makedirs(tmp_path / "images")
+    for i, image in enumerate(raw_val[:20]):
+        Image.fromarray(image).save(tmp_path / "images" / f"{i:02d}.png")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    script = os.path.join(ROOT, "scripts", "export.py")
+    out = str(tmp_path / "out")
+    done = subprocess.run(
+        [sys.executable, script, f"--model={model_path}", "--format=tflite",
+         "--tflite_modes=int8", "--int8_io=uint8", "--preprocessing=torch",
+         f"--representative_dir={tmp_path / 'images'}", f"--output_dir={out}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = manifest_lib.read(out)
+    assert manifest["artifacts"]["tflite_int8"]["calibration_samples"] == 20
+    assert manifest["parity"]["source"] == "representative_data"
+    assert manifest["parity"]["results"]["tflite_int8"]["passed"]
+    (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 truncated")
+    bad = subprocess.run([sys.executable, script, f"--model={tmp_path / 'broken.keras'}"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and "Could not read the model file" in bad.stderr
 
 
 @pytest.mark.slow
