@@ -121,7 +121,7 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
     return results
 
 
-def training(model, mode, *, batch, steps, steps_per_execution=4):
+def training(model, mode, *, batch, steps, steps_per_execution=2):
     """Training-step throughput with SGD (momentum 0.9) on synthetic data held in memory
     (the input pipeline is measured separately).
 
@@ -135,7 +135,7 @@ def training(model, mode, *, batch, steps, steps_per_execution=4):
         mode: str. One of `TRAINING_MODES`.
         batch: int. Per-replica batch size.
         steps: int. Timed executions (each of `steps_per_execution` steps for "xla_spe").
-        steps_per_execution: int. Defaults to 4.
+        steps_per_execution: int. Defaults to 2.
     """
     import contextlib
 
