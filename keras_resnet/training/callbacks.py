@@ -6,8 +6,15 @@ import io
 import json
 import math
 import os
+import re
+import shutil
 
 import keras
+
+from keras_resnet.faults import fault_point, pid_alive
+
+# Temporary files of this module carry ".tmp<pid>" in their names.
+_TEMP = re.compile(r"\.tmp(\d+)")
 
 
 def atomic_write(path, data, mode="w"):
@@ -16,7 +23,35 @@ def atomic_write(path, data, mode="w"):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, mode) as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _fsync(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def remove_stale_temp(directory):
+    """Deletes temporary files (".tmp<pid>" in the name) that killed processes left in
+    `directory` (a half-written `.tmp123_last.keras` would otherwise look like a model).
+
+    Returns:
+        list of str. The paths removed.
+    """
+    removed = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        match = _TEMP.search(name)
+        if not match or pid_alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+        removed.append(path)
+    return removed
 
 
 def finite_loss(logs):
@@ -25,12 +60,104 @@ def finite_loss(logs):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that never backs up a state whose loss is NaN/inf, so a diverged
-    run resumes from the last good epoch rather than from broken weights."""
+    """Training state (weights, optimizer, epoch) saved each epoch, so that re-running
+    the same command resumes after the last completed epoch.
+
+    Unlike Keras' `BackupAndRestore` (which rewrites `latest.weights.h5` in place and then
+    the epoch record), every write is atomic and the epoch record is the single commit
+    point: the weights go to a new `epochNNNNN.weights.h5` (temporary file + rename),
+    then `training_metadata.json` is replaced to name it, then older weight files are
+    deleted. A kill at any instant leaves the previous state or the new one, never the
+    weights of one epoch under the number of another. States whose loss is NaN/inf are
+    never committed. `on_epoch_end` does nothing: `commit` runs from `CommitEpoch`, the
+    last callback, after the metrics and checkpoints of the epoch are written, so those
+    are never behind the committed epoch (what they hold beyond it is rewritten on
+    resume). Only the chief writes; every worker reads the same backup.
+
+    Args:
+        backup_dir: str. Folder of the backup (shared by all workers).
+        chief: bool. Whether this process writes the backup. Defaults to True.
+    """
+
+    METADATA = "training_metadata.json"
+
+    def __init__(self, backup_dir, chief=True):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.chief = chief
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        path = os.path.join(self.backup_dir, self.METADATA)
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            metadata = json.load(f)
+        # Backups written by Keras' BackupAndRestore name no file: latest.weights.h5.
+        weights = os.path.join(self.backup_dir, metadata.get("weights", "latest.weights.h5"))
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(weights)
+        except Exception as error:
+            raise ValueError(
+                f"Cannot resume from the backup {weights!r} ({type(error).__name__}: "
+                f"{error}). Delete {self.backup_dir!r} to start this run over.") from error
+        self.model._initial_epoch = int(metadata["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
-        if finite_loss(logs) and not getattr(self.model, "_keras_resnet_nan", False):
-            super().on_epoch_end(epoch, logs)
+        pass  # committed by CommitEpoch, after the other callbacks
+
+    def on_train_end(self, logs=None):
+        pass  # kept until the run's final files are written; see `clear`
+
+    def commit(self, epoch, logs=None):
+        """Atomically records the state after epoch `epoch` (0-based) as the backup."""
+        if not self.chief or not finite_loss(logs) or getattr(
+                self.model, "_keras_resnet_nan", False):
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch{epoch + 1:05d}.weights.h5"
+        tmp = os.path.join(self.backup_dir, f".tmp{os.getpid()}_{name}")
+        self.model.save_weights(tmp)
+        _fsync(tmp)
+        os.replace(tmp, os.path.join(self.backup_dir, name))
+        fault_point("backup_write")
+        atomic_write(os.path.join(self.backup_dir, self.METADATA),
+                     json.dumps({"epoch": epoch + 1, "batch": 0, "weights": name}))
+        for entry in os.listdir(self.backup_dir):
+            if entry != name and (entry.endswith(".weights.h5") or ".bkp" in entry):
+                os.remove(os.path.join(self.backup_dir, entry))
+
+    def clear(self):
+        """Deletes the backup once the run's final files are written."""
+        if self.chief:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class CommitEpoch(keras.callbacks.Callback):
+    """Calls `backup.commit` at the end of each epoch; place it last."""
+
+    def __init__(self, backup):
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup.commit(epoch, logs)
+
+
+class FailPoints(keras.callbacks.Callback):
+    """Fail points inside `fit` (keras_resnet.faults); added only when one is armed."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        fault_point("train_batch")
+
+    def on_test_batch_end(self, batch, logs=None):
+        fault_point("eval_batch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        fault_point("epoch_end")
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -65,6 +192,11 @@ class MetricsLogger(keras.callbacks.Callback):
         self.extra = dict(extra or {})
         self.rows = load_rows(json_path)
 
+    def on_train_begin(self, logs=None):
+        # Rows past the epoch the backup committed belong to work that will be redone.
+        committed = getattr(self.model, "_initial_epoch", None) or 0
+        self.rows = [r for r in self.rows if r["epoch"] <= committed]
+
     def on_epoch_end(self, epoch, logs=None):
         if not finite_loss(logs):
             return
@@ -75,6 +207,7 @@ class MetricsLogger(keras.callbacks.Callback):
             row.setdefault("learning_rate", lr)
         self.rows = [r for r in self.rows if r["epoch"] < epoch + 1] + [row]
         self.write()
+        fault_point("after_metrics")
 
     def write(self, **summary):
         self.extra.update(summary)
@@ -116,13 +249,21 @@ class Checkpointer(keras.callbacks.Callback):
         self.directory = directory
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
-        values = [r[monitor] for r in previous_rows if monitor in r]
+        self.previous_rows = list(previous_rows)
+        self.best = -math.inf
+
+    def on_train_begin(self, logs=None):
+        committed = getattr(self.model, "_initial_epoch", None) or 0
+        values = [r[self.monitor] for r in self.previous_rows
+                  if self.monitor in r and r["epoch"] <= committed]
         self.best = max((self.sign * v for v in values), default=-math.inf)
 
     def _save(self, name):
         path = os.path.join(self.directory, name)
         tmp = os.path.join(self.directory, f".tmp{os.getpid()}_{name}")
         self.model.save(tmp)
+        _fsync(tmp)
+        fault_point("checkpoint_write")
         os.replace(tmp, path)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -193,5 +334,5 @@ def tensorboard(log_dir):
                                        write_graph=False, profile_batch=0)
 
 
-__all__ = ["ResumableBackup", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
+__all__ = ["ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
            "plot_curves", "tensorboard", "atomic_write"]

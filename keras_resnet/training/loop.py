@@ -14,6 +14,8 @@ import tensorflow as tf
 
 import keras_resnet
 from keras_resnet import data as data_lib
+from keras_resnet import faults
+from keras_resnet.faults import fault_point
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import recipes as recipes_lib
 from keras_resnet.training import schedules, strategies
@@ -305,13 +307,20 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
         "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
     nan_guard = cb.NaNGuard()
+    # Every worker resumes from the chief's backup (a shared output_dir), or their
+    # initial epochs would differ and the collectives never meet.
+    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], chief=chief)
+    cb.remove_stale_temp(work_dir)
+    # The backup restores first and commits last: see ResumableBackup.
     callbacks = [
-        cb.ResumableBackup(paths["backup"], double_checkpoint=True),
+        backup,
+        cb.FailPoints() if faults.enabled() else None,
         nan_guard,
         logger,
         cb.Checkpointer(work_dir, previous_rows=logger.rows),
         cb.tensorboard(paths["logs"]),
         cb.CorruptReporter([train_source, eval_source]),
+        cb.CommitEpoch(backup),
     ]
     callbacks = [c for c in callbacks if c is not None]
     if config.schedule == "plateau":
@@ -340,6 +349,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     model_path = os.path.join(work_dir, "model.keras")
     tmp = os.path.join(work_dir, f".tmp{os.getpid()}_model.keras")
     model.save(tmp)
+    fault_point("final_save")
     os.replace(tmp, model_path)
     skipped = train_source.skipped() + eval_source.skipped()
     result = {
@@ -358,6 +368,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     if config.export and chief:
         result["export_dir"] = export(model, config, train_source, eval_source,
                                       normalization)
+    backup.clear()  # the run is complete: a rerun starts over
     result["model"] = model
     return result
 
