@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_resnet.export import manifest as manifest_lib
 from keras_resnet.export import onnx_export, parity, publish, savedmodel, source, tflite
+from keras_resnet.faults import fault_point
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         figures["batch"] = {"inputs": "inputs" + how.get("suffix", ""),
                             "reference": "reference" + how.get("suffix", "")}
         results[key] = figures
+        fault_point("export_artifact")  # testing hook: a kill between artifacts
         logger.info("parity %s: max_abs=%.3g max_rel=%.3g top1=%.3f", key,
                     figures["max_abs"], figures["max_rel"], figures["top1_agreement"])
         if message:

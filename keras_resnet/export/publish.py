@@ -3,15 +3,21 @@
 An export is built in a staging folder beside its destination
 (`.<name>.tmp-<pid>-<random>`) and moved into place with `os.rename`, so readers see
 either the previous export or the complete new one, never a half-written folder.
-Replacing an existing export takes two renames (old aside, new in); a process killed
-between them leaves the old export as `.<name>.old-<pid>-<random>`, which the next
-run puts back. Staging folders of dead processes are removed by the next run.
+Replacing an existing export swaps the two folders in one atomic step where the
+system can (Linux renameat2 RENAME_EXCHANGE); elsewhere it takes two renames (old
+aside, new in), and a process killed between them leaves the old export as
+`.<name>.old-<pid>-<random>`, which the next run puts back. Staging folders of dead
+processes are removed by the next run.
 """
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
+
+from keras_resnet.faults import fault_point, pid_alive
 
 MANIFEST = "manifest.json"  # as keras_resnet.export.manifest.MANIFEST
 
@@ -31,15 +37,7 @@ def _owner_alive(path):
         pid = int(os.path.basename(path).rsplit("-", 2)[-2])
     except (IndexError, ValueError):
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def clean_stale(destination):
@@ -121,13 +119,43 @@ def publish(staging, destination, overwrite=False):
     if not os.path.exists(destination):
         os.rename(staging, destination)
         return
+    if _exchange(staging, destination):
+        # `staging` now holds the previous export; a kill here leaves the new export
+        # in place and the old one for the next run's clean_stale.
+        fault_point("export_publish")
+        shutil.rmtree(staging, ignore_errors=True)
+        return
     parent, name = os.path.split(destination)
     old = tempfile.mkdtemp(prefix=f".{name}.old-{os.getpid()}-", dir=parent)
     os.rmdir(old)  # only the unique name is wanted; rename needs it free
     os.rename(destination, old)
+    fault_point("export_publish")  # testing hook: a kill between the two renames
     try:
         os.rename(staging, destination)
     except BaseException:
         os.rename(old, destination)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first, second):
+    """Atomically swaps the paths `first` and `second` (Linux renameat2 with
+    RENAME_EXCHANGE). Returns False where the system or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                 _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), second)
