@@ -244,6 +244,15 @@ def build_resnet(
             f"network with `stage_widths`). Received: groups={groups}, "
             f"width_per_group={width_per_group}"
         )
+    narrow = [w for w in stage_widths if int(w * (width_per_group / 64.0)) < 1]
+    if block == "bottleneck" and narrow:
+        # The bottleneck's inner width is int(width * width_per_group / 64) * groups.
+        raise ValueError(
+            f"Bottleneck stages of width {narrow} with width_per_group={width_per_group} "
+            "have no channels (inner width int(width * width_per_group / 64) is 0). "
+            f"Raise stage_widths or width_per_group. Received: stage_widths="
+            f"{list(stage_widths)!r}, width_per_group={width_per_group}"
+        )
     _fraction("se_ratio", se_ratio)
     _fraction("drop_path_rate", drop_path_rate)
     _fraction("dropout_rate", dropout_rate)

@@ -89,9 +89,16 @@ def read_state_dict(path_or_state_dict):
     if not isinstance(source, collections.abc.Mapping):
         path = os.fspath(source)
         torch = _import_torch()
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Weights file {path!r} does not exist.")
         try:
             # weights_only: refuse arbitrary pickled objects (code execution on load).
             source = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, EOFError) as err:  # torch's reader on a truncated/corrupt file
+            raise ValueError(
+                f"{path!r} is not a readable PyTorch file ({type(err).__name__}: {err}); "
+                "it may be truncated or corrupt: download or copy it again."
+            ) from err
         except (pickle.UnpicklingError, RuntimeError, AttributeError) as err:
             raise ValueError(
                 f"{path!r} is not a plain PyTorch state dict (torch.load with "
