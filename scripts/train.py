@@ -103,7 +103,7 @@ def main(argv):
             "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
     try:
         result = training.train_and_evaluate(config)
-    except training.TrainingDiverged as error:
+    except (training.TrainingDiverged, training.CheckpointWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"outputs: {result['output_dir']}")

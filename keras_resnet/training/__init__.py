@@ -1,5 +1,6 @@
 """Training: recipes, schedules, strategies, callbacks and `train_and_evaluate`."""
 
+from keras_resnet.training.callbacks import CheckpointWriteError
 from keras_resnet.training.loop import (
     TrainConfig,
     TrainingDiverged,

@@ -28,6 +28,38 @@ def atomic_write(path, data, mode="w"):
     os.replace(tmp, path)
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, file too large, unwritable); the
+    previous checkpoint is untouched."""
+
+
+def save_atomically(save, path, point=None):
+    """Calls `save(tmp)` for a temporary file beside `path`, syncs it and renames it to
+    `path`. On an OSError (disk full, file size limit) the temporary file is removed,
+    `path` keeps its previous content and CheckpointWriteError says so.
+
+    Args:
+        save: callable taking the temporary path.
+        path: str. Final path; its suffix is kept so Keras accepts the temporary name.
+        point: str or None. Fail point reached between the write and the rename.
+    """
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".tmp{os.getpid()}_{name}")
+    try:
+        save(tmp)
+        _fsync(tmp)
+    except OSError as error:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise CheckpointWriteError(
+            f"Could not write {path} ({error.strerror or error}); the previous "
+            f"{name} is kept. Free disk space (or raise the file size limit) and run the "
+            "same command again to resume.") from error
+    if point:
+        fault_point(point)
+    os.replace(tmp, path)
+
+
 def _fsync(path):
     with open(path, "rb") as f:
         os.fsync(f.fileno())
@@ -119,10 +151,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch{epoch + 1:05d}.weights.h5"
-        tmp = os.path.join(self.backup_dir, f".tmp{os.getpid()}_{name}")
-        self.model.save_weights(tmp)
-        _fsync(tmp)
-        os.replace(tmp, os.path.join(self.backup_dir, name))
+        save_atomically(self.model.save_weights, os.path.join(self.backup_dir, name))
         fault_point("backup_write")
         atomic_write(os.path.join(self.backup_dir, self.METADATA),
                      json.dumps({"epoch": epoch + 1, "batch": 0, "weights": name}))
@@ -259,12 +288,8 @@ class Checkpointer(keras.callbacks.Callback):
         self.best = max((self.sign * v for v in values), default=-math.inf)
 
     def _save(self, name):
-        path = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, f".tmp{os.getpid()}_{name}")
-        self.model.save(tmp)
-        _fsync(tmp)
-        fault_point("checkpoint_write")
-        os.replace(tmp, path)
+        save_atomically(self.model.save, os.path.join(self.directory, name),
+                        point="checkpoint_write")
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_loss(logs) or getattr(self.model, "_keras_resnet_nan", False):
@@ -334,5 +359,5 @@ def tensorboard(log_dir):
                                        write_graph=False, profile_batch=0)
 
 
-__all__ = ["ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
+__all__ = ["CheckpointWriteError", "save_atomically", "ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
            "plot_curves", "tensorboard", "atomic_write"]

@@ -15,7 +15,6 @@ import tensorflow as tf
 import keras_resnet
 from keras_resnet import data as data_lib
 from keras_resnet import faults
-from keras_resnet.faults import fault_point
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import recipes as recipes_lib
 from keras_resnet.training import schedules, strategies
@@ -199,6 +198,8 @@ def train_and_evaluate(config):
     Raises:
         ValueError: bad settings, data or output directory (before training).
         TrainingDiverged: the loss became NaN; the last good checkpoint is kept.
+        CheckpointWriteError: a checkpoint could not be written (disk full); the
+            previous one is kept and re-running resumes from it.
     """
     validate(config)
     start = time.time()
@@ -346,11 +347,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         scores = _evaluate_locally(model, eval_fn(None), num_classes)
     else:
         scores = model.evaluate(eval_data, verbose=0, return_dict=True)
-    model_path = os.path.join(work_dir, "model.keras")
-    tmp = os.path.join(work_dir, f".tmp{os.getpid()}_model.keras")
-    model.save(tmp)
-    fault_point("final_save")
-    os.replace(tmp, model_path)
+    cb.save_atomically(model.save, os.path.join(work_dir, "model.keras"), point="final_save")
     skipped = train_source.skipped() + eval_source.skipped()
     result = {
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
