@@ -25,6 +25,12 @@ flags.DEFINE_integer("repeats", None, "Timed calls per batch > 1.")
 flags.DEFINE_integer("latency_repeats", None, "Timed calls at batch 1.")
 flags.DEFINE_integer("train_steps", None, "Timed training executions.")
 flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
+flags.DEFINE_list("measure", None, "Parts to run (default all): ceiling, pipeline, "
+                  "inference, paired, training, agreement.")
+flags.DEFINE_string("from_json", None, "Re-derive and re-render a saved JSON report "
+                    "instead of measuring.")
+flags.DEFINE_string("section", "results", "Name of the marked section of --markdown to "
+                    "replace.")
 
 
 def main(argv):
@@ -34,10 +40,23 @@ def main(argv):
     from keras_resnet.benchmark import (full_settings, quick_settings, run_suite, write_json,
                                         write_markdown)
 
+    if FLAGS.from_json:
+        import json
+
+        from keras_resnet.benchmark import derive
+
+        with open(FLAGS.from_json) as handle:
+            report = derive(json.load(handle))
+        write_markdown(report, FLAGS.markdown, command=report.get("command"),
+                       section=FLAGS.section)
+        print(f"Wrote {FLAGS.markdown}")
+        return 0
     gpu = bool(tf.config.list_physical_devices("GPU"))
     settings = quick_settings(gpu) if FLAGS.quick else full_settings(gpu)
     if FLAGS.batches:
         settings.batches = tuple(int(b) for b in FLAGS.batches)
+    if FLAGS.measure:
+        settings.measure = tuple(FLAGS.measure)
     for name in ("repeats", "latency_repeats", "train_steps", "train_batch"):
         if getattr(FLAGS, name) is not None:
             setattr(settings, name, getattr(FLAGS, name))
@@ -45,7 +64,7 @@ def main(argv):
     report = run_suite(settings, work_dir=FLAGS.work_dir, log=lambda m: print(m, flush=True))
     report["command"] = " ".join(["scripts/benchmark.py"] + sys.argv[1:])
     write_json(report, FLAGS.json)
-    write_markdown(report, FLAGS.markdown, command=report["command"])
+    write_markdown(report, FLAGS.markdown, command=report["command"], section=FLAGS.section)
     print(f"Wrote {FLAGS.json} and {FLAGS.markdown}")
     failed = [r for r in report["results"] if "error" in r]
     return 1 if failed else 0

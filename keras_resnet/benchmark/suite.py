@@ -30,6 +30,11 @@ FULL_RUNTIMES = {
 }
 
 
+RESNET50S = ("resnet50", "resnet50_v1")
+PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "agreement")
+OURS_VS_BASELINE = ("tf", "tf_xla", "litert_float32", "onnxruntime")
+
+
 @dataclasses.dataclass
 class Settings:
     """What one run measures and how long it spends.
@@ -50,6 +55,11 @@ class Settings:
             (0 skips it).
         calibration_samples: int. Int8 calibration samples of the speed models.
         task_timeout_s: int. Limit of one subprocess.
+        pairs: list of [[model, runtime], [model, runtime]]: candidate and reference
+            timed alternately in one process (`tasks.paired_inference`).
+        pair_repeats: int. Timed pairs per batch size.
+        measure: tuple of str. Parts of the plan to run: "ceiling", "pipeline",
+            "inference", "paired", "training", "agreement".
     """
 
     inference: dict
@@ -66,8 +76,19 @@ class Settings:
     agreement_epochs: int = 4
     calibration_samples: int = 16
     task_timeout_s: int = 900
+    pairs: list = dataclasses.field(default_factory=list)
+    pair_repeats: int = 5
+    measure: tuple = PARTS
 
     def __post_init__(self):
+        unknown = [p for p in self.measure if p not in PARTS]
+        if unknown:
+            raise ValueError(f"Unknown measure={unknown!r}. Allowed values: {list(PARTS)}.")
+        for pair in self.pairs:
+            for model, runtime in pair:
+                if runtime not in INFERENCE_RUNTIMES:
+                    raise ValueError(f"Unknown runtime={runtime!r} in pairs. "
+                                     f"Allowed values: {list(INFERENCE_RUNTIMES)}.")
         for model, runtimes in {**self.inference, **self.training}.items():
             models_lib.check_model(model)
         for model, runtimes in self.inference.items():
@@ -89,6 +110,10 @@ def full_settings(gpu=False):
     mixed = ("mixed_xla",) if gpu else ()
     return Settings(
         inference=dict(FULL_RUNTIMES),
+        pairs=[[["resnet50", runtime], [models_lib.BASELINE, runtime]]
+               for runtime in OURS_VS_BASELINE]
+        + [[["resnet50", int8], ["resnet50", "litert_float32"]]
+           for int8 in ("litert_int8", "onnxruntime_int8")],
         training={"resnet50": ("plain", "xla", "xla_spe") + mixed,
                   "keras_applications_resnet50": ("default", "xla") + mixed,
                   "resnet20": ("plain", "xla", "xla_spe") + mixed})
@@ -101,6 +126,7 @@ def quick_settings(gpu=False):
         inference={"resnet20": ("tf", "tf_xla", "savedmodel", "litert_float32", "litert_int8",
                                 "onnxruntime", "onnxruntime_int8")},
         batches=(1, 8), latency_repeats=5, repeats=2,
+        pairs=[[["resnet20", "litert_int8"], ["resnet20", "litert_float32"]]], pair_repeats=3,
         training={"resnet20": ("plain", "xla") + mixed}, train_batch=32, train_steps=2,
         pipeline_files=16, pipeline_batches=2, ceiling_n=512, agreement_epochs=2,
         calibration_samples=4, task_timeout_s=600)
@@ -156,21 +182,32 @@ def plan(settings, work_dir):
     taken at the start and the end, so that load from other processes on a shared
     machine skews a ratio as little as possible.
     """
+    measure = set(settings.measure)
     ceiling = ("ceiling", "ceiling", {"n": settings.ceiling_n})
-    tasks = [ceiling]
-    if settings.pipeline_files:
+    tasks = [ceiling] if "ceiling" in measure else []
+    if settings.pipeline_files and "pipeline" in measure:
         tasks.append(("input pipeline", "input_pipeline", {
             "folder": os.path.join(work_dir, "jpegs"), "batch": 32, "image_size": 224,
             "batches": settings.pipeline_batches}))
-    for model, runtimes in settings.inference.items():
-        exported = [r for r in runtimes if r in ALL_EXPORTED]
-        if exported:
+    needed = {}
+    if "inference" in measure:
+        needed = {m: [r for r in rs if r in ALL_EXPORTED] for m, rs in settings.inference.items()}
+    if "paired" in measure:
+        for pair in settings.pairs:
+            for model, runtime in pair:
+                if runtime in ALL_EXPORTED and runtime not in needed.setdefault(model, []):
+                    needed[model].append(runtime)
+    for model, exported in needed.items():
+        # Artifacts already in work_dir (from an earlier run with the same folder) are
+        # reused.
+        if exported and not all(os.path.exists(os.path.join(work_dir, model, FILES[r]))
+                                for r in exported):
             tasks.append((f"export {model}", "export", {
                 "model": model, "folder": os.path.join(work_dir, model), "runtimes": exported,
                 "calibration_samples": settings.calibration_samples}))
     for runtime in INFERENCE_RUNTIMES:
         for model, runtimes in settings.inference.items():
-            if runtime not in runtimes:
+            if runtime not in runtimes or "inference" not in measure:
                 continue
             artifact = (os.path.join(work_dir, model, FILES[runtime])
                         if runtime in FILES else None)
@@ -178,19 +215,27 @@ def plan(settings, work_dir):
                 "model": model, "runtime": runtime, "batches": list(settings.batches),
                 "latency_repeats": settings.latency_repeats, "repeats": settings.repeats,
                 "artifact": artifact}))
-    rounds = max((len(modes) for modes in settings.training.values()), default=0)
+    for pair in settings.pairs if "paired" in measure else []:
+        arms = [[m, r, os.path.join(work_dir, m, FILES[r]) if r in FILES else None]
+                for m, r in pair]
+        tasks.append((f"paired {pair[0]} vs {pair[1]}", "paired_inference", {
+            "arms": arms, "batches": list(settings.batches),
+            "repeats": settings.pair_repeats}))
+    training = settings.training if "training" in measure else {}
+    rounds = max((len(modes) for modes in training.values()), default=0)
     for index in range(rounds):
-        for model, modes in settings.training.items():
+        for model, modes in training.items():
             if index < len(modes):
                 tasks.append((f"training {model} {modes[index]}", "training", {
                     "model": model, "mode": modes[index], "batch": settings.train_batch,
                     "steps": settings.train_steps,
                     "steps_per_execution": settings.steps_per_execution}))
-    if settings.agreement_epochs:
+    if settings.agreement_epochs and "agreement" in measure:
         tasks.append(("int8 agreement", "int8_agreement", {
             "folder": os.path.join(work_dir, "agreement"),
             "epochs": settings.agreement_epochs}))
-    tasks.append(ceiling)
+    if "ceiling" in measure:
+        tasks.append(ceiling)
     return tasks
 
 
@@ -242,7 +287,7 @@ def run_suite(settings, work_dir=None, log=print):
     results = []
     try:
         tasks = plan(settings, work_dir)
-        if settings.pipeline_files:
+        if settings.pipeline_files and "pipeline" in settings.measure:
             from keras_resnet.benchmark.tasks import make_jpegs
 
             make_jpegs(os.path.join(work_dir, "jpegs"), settings.pipeline_files)
@@ -293,7 +338,8 @@ def derive(report):
             base_runtime = "default"
         baseline = _find(results, kind=result["kind"], model=models_lib.BASELINE,
                          runtime=base_runtime, batch=result["batch"])
-        if baseline and result["model"] != models_lib.BASELINE:
+        # Only a ResNet-50 is compared with keras.applications' ResNet-50.
+        if baseline and result["model"] in RESNET50S:
             result["ratio_vs_keras_applications"] = result["img_per_s"] / baseline["img_per_s"]
             # Ratio of the fastest repetitions: load from other processes only slows a
             # repetition down, so on a shared machine this is the steadier figure.
@@ -338,8 +384,8 @@ def targets(report):
                if r.get("kind") == "export" and r.get("model") == "resnet50"}
     if "litert_float32" in exports and "litert_int8" in exports:
         add("ResNet-50 LiteRT int8 size: float32 / int8",
-            exports["litert_float32"]["size_mb"] / exports["litert_int8"]["size_mb"], 3.9,
-            "4x less the float32 biases and quantization parameters")
+            exports["litert_float32"]["size_mb"] / exports["litert_int8"]["size_mb"], 4.0,
+            "weights are 4x smaller; int32 biases and per-channel scales stay")
     agreement = [r for r in results if r.get("kind") == "quantization"
                  and r["runtime"] in ("litert_int8", "onnxruntime_int8")]
     for result in agreement:
@@ -355,6 +401,10 @@ def targets(report):
             fastest = max(int8, key=lambda r: r["img_per_s"])
             add(f"ResNet-50 fastest int8 ({fastest['runtime']}) / LiteRT float32, batch {batch}",
                 fastest["img_per_s"] / float32["img_per_s"], 1.0)
+    for pair in [r for r in results if r.get("kind") == "paired_inference"]:
+        add(f"paired, batch {pair['batch']}: {pair['model']} {pair['runtime']} / "
+            f"{pair['reference_model']} {pair['reference_runtime']}", pair["ratio"], 1.0,
+            "median of per-call ratios, calls alternated in one process")
     baseline = _find(results, kind="training", model=models_lib.BASELINE, runtime="default")
     trained = [r for r in results if r.get("kind") == "training" and r.get("model") == "resnet50"
                and "error" not in r]

@@ -332,3 +332,50 @@ def int8_agreement(folder, *, epochs, calibration_samples=100):
 
 
 TASKS["int8_agreement"] = int8_agreement
+
+
+def paired_inference(arms, *, batches, repeats):
+    """Two (model, runtime) arms timed alternately in one process, call by call, so that
+    load from other processes falls on both alike; the ratio is taken per adjacent pair
+    of calls and its median reported. This is the steady comparison on a shared machine.
+
+    Args:
+        arms: list of two [model, runtime, artifact-or-None]: the candidate, then the
+            reference.
+        batches: list of int. Batch sizes.
+        repeats: int. Timed pairs per batch size.
+    """
+    import statistics
+
+    (model, runtime, artifact), (ref_model, ref_runtime, ref_artifact) = arms
+    predict = predictor(model, runtime, artifact)
+    reference = predictor(ref_model, ref_runtime, ref_artifact)
+    rng = np.random.default_rng(0)
+    results = []
+    for batch in sorted(batches):
+        x = rng.standard_normal((batch, models_lib.input_size(model),
+                                 models_lib.input_size(model), 3)).astype(np.float32)
+        for _ in range(2):
+            predict(x)
+            reference(x)
+        ours, theirs = [], []
+        for index in range(repeats):
+            # Alternate which arm goes first so neither always follows the other.
+            order = ((predict, ours), (reference, theirs))
+            for call, sink in (order if index % 2 == 0 else order[::-1]):
+                start = time.perf_counter()
+                call(x)
+                sink.append(time.perf_counter() - start)
+        ratios = sorted(t / o for o, t in zip(ours, theirs))
+        results.append({
+            "kind": "paired_inference", "model": model, "runtime": runtime,
+            "reference_model": ref_model, "reference_runtime": ref_runtime,
+            "batch": batch, "repeats": repeats,
+            "img_per_s": timing.summarize(ours, batch)["img_per_s"],
+            "reference_img_per_s": timing.summarize(theirs, batch)["img_per_s"],
+            "ratio": statistics.median(ratios), "ratio_min": ratios[0],
+            "ratio_max": ratios[-1], "peak_rss_mb": timing.peak_rss_mb()})
+    return results
+
+
+TASKS["paired_inference"] = paired_inference

@@ -14,13 +14,15 @@ from keras_resnet.benchmark.timing import summarize
 MEASURED = ("img_per_s", "img_per_s_min", "img_per_s_max", "median_ms", "p50_ms", "p90_ms",
             "peak_rss_mb", "gflops", "fraction_of_ceiling", "img_per_s_per_core",
             "tensorflow", "numpy", "onnxruntime", "best", "size_mb", "convert_s", "macs",
-            "top1_agreement", "task_s")
+            "top1_agreement", "task_s", "ratio", "ratio_min", "ratio_max",
+            "reference_img_per_s")
 
 
 def tiny_settings():
     return Settings(
         inference={"resnet20": ("tf", "litert_float32", "onnxruntime_int8")},
         batches=(1, 2), latency_repeats=2, repeats=2,
+        pairs=[[["resnet20", "litert_int8"], ["resnet20", "litert_float32"]]], pair_repeats=2,
         training={"resnet20": ("plain",)}, train_batch=4, train_steps=2,
         pipeline_files=4, pipeline_batches=1, ceiling_n=128, agreement_epochs=1,
         calibration_samples=2)
@@ -38,7 +40,11 @@ def test_every_planned_measurement_succeeds_with_positive_figures(report):
     assert [r for r in results if "error" in r] == []
     kinds = {r["kind"] for r in results}
     assert kinds == {"ceiling", "input_pipeline", "export", "inference", "training",
-                     "quantization"}
+                     "quantization", "paired_inference"}
+    paired = [r for r in results if r["kind"] == "paired_inference"]
+    assert [(r["runtime"], r["reference_runtime"], r["batch"]) for r in paired] == [
+        ("litert_int8", "litert_float32", 1), ("litert_int8", "litert_float32", 2)]
+    assert [r["runtime"] for r in results if r["kind"] == "ceiling"] == ["gemm", "gemm"]
     inference = {(r["runtime"], r["batch"]) for r in results if r["kind"] == "inference"}
     assert inference == {(rt, b) for rt in ("tf", "litert_float32", "onnxruntime_int8")
                          for b in (1, 2)}
@@ -109,8 +115,20 @@ def test_derive_computes_ratios_fractions_and_targets():
 
 def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):
     labels = [label for label, _, _ in plan(quick_settings(), str(tmp_path))]
-    assert labels[0] == "ceiling"
+    assert labels[0] == labels[-1] == "ceiling"
     assert labels.index("export resnet20") < labels.index("inference resnet20 savedmodel")
+    assert any(label.startswith("paired") for label in labels)
+
+
+def test_plan_interleaves_ours_and_the_baseline_and_keeps_only_measured_parts(tmp_path):
+    settings = Settings(inference={"resnet50": ("tf", "onnxruntime"),
+                                   "keras_applications_resnet50": ("tf", "onnxruntime")},
+                        measure=("inference",))
+    labels = [label for label, _, _ in plan(settings, str(tmp_path))]
+    assert labels == ["export resnet50", "export keras_applications_resnet50",
+                      "inference resnet50 tf", "inference keras_applications_resnet50 tf",
+                      "inference resnet50 onnxruntime",
+                      "inference keras_applications_resnet50 onnxruntime"]
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -118,6 +136,8 @@ def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):
     ({"inference": {"resnet20": ("tensorrt",)}}, "tensorrt"),
     ({"inference": {}, "training": {"resnet20": ("fast",)}}, "fast"),
     ({"inference": {}, "batches": (0,)}, "batches"),
+    ({"inference": {}, "measure": ("speed",)}, "speed"),
+    ({"inference": {}, "pairs": [[["resnet20", "tvm"], ["resnet20", "tf"]]]}, "tvm"),
 ])
 def test_settings_reject_bad_values_naming_them(overrides, message):
     with pytest.raises(ValueError, match=message):
