@@ -162,7 +162,7 @@ def markdown(report):
         out.append("Measured: ratio of medians; fastest: ratio of the fastest repetitions "
                    "(steadier under load from other processes).\n")
         out.append(_table(["target", "measured", "fastest", "goal", "met"],
-                          [[t["target"], _num(t["value"], 2), _num(t.get("best_value"), 2),
+                          [[t["target"], _num(t["value"], 3), _num(t.get("best_value"), 3),
                             f">= {t['goal']}",
                             {True: "yes", False: "**no**", None: "not measured"}[t["met"]]]
                            for t in report["targets"]]))
