@@ -49,6 +49,9 @@ def random_resized_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 
         min_object_covered=0.0, aspect_ratio_range=ratio, area_range=scale,
         max_attempts=10, use_image_if_no_bounding_boxes=True)
     crop = tf.slice(image, begin, crop_size)
+    # tf.slice with a tensor size loses the static channel count, which the model's
+    # input check needs.
+    crop.set_shape([None, None, image.shape[-1]])
     return resize(crop, size)
 
 

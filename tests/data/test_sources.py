@@ -175,3 +175,18 @@ def test_eval_center_crop_of_imagenet_mode():
 def test_unknown_augment_lists_choices():
     with pytest.raises(ValueError, match="imagenet"):
         data.augment.check_mode("fancy")
+
+
+def test_folder_trains_with_imagenet_augmentation(tmp_path):
+    # Regression: the random-resized crop lost the static channel count, and a
+    # 3-channel model refused the folder pipeline in ImageNet mode.
+    _make_folder(str(tmp_path), with_splits=True)
+    train = data.load_source(f"folder:{tmp_path}", "train")
+    dataset = data.make_dataset(train, training=True, batch_size=4, image_size=16,
+                                augment="imagenet", normalization=NORM)
+    assert dataset.element_spec[0].shape.as_list() == [4, 16, 16, 3]
+    import keras_resnet
+    model = keras_resnet.ResNet20(input_shape=(16, 16, 3), classes=2)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
