@@ -29,6 +29,9 @@ flags.DEFINE_integer("label_offset", None, "Subtracted from TFRecord labels (1 f
 flags.DEFINE_integer("num_classes", None, "Classes of a TFRecord dataset (default: scan labels).")
 flags.DEFINE_string("strategy", None, "auto, mirrored, multi_worker, tpu or one_device.")
 flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices.")
+flags.DEFINE_float("collective_timeout", None,
+                   "multi_worker: seconds a collective op waits for its peers "
+                   "(default 300, 0 = no limit).")
 flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).")
 flags.DEFINE_integer("batch_size", None, "Per-replica batch size.")
 flags.DEFINE_float("learning_rate", None, "Learning rate at the recipe's base batch size.")
@@ -80,8 +83,8 @@ def main(argv):
     verbose = int(FLAGS.verbose) if FLAGS.verbose.isdigit() else FLAGS.verbose
     overrides = {name: FLAGS[name].value for name in (
         "model", "dataset", "data_dir", "eval_dataset", "label_offset", "num_classes",
-        "strategy", "cpu_devices", "epochs", "batch_size", "learning_rate", "scale_lr",
-        "momentum", "label_smoothing", "weight_decay", "weight_decay_mode", "schedule",
+        "strategy", "cpu_devices", "collective_timeout", "epochs", "batch_size", "learning_rate",
+        "scale_lr", "momentum", "label_smoothing", "weight_decay", "weight_decay_mode", "schedule",
         "warmup_epochs", "augment", "image_size", "mixed_precision", "jit_compile",
         "steps_per_execution", "max_steps_per_epoch", "export_dir", "seed", "deterministic")}
     overrides.update(export=FLAGS.export, verbose=verbose, output_dir=FLAGS.output_dir,
@@ -103,7 +106,8 @@ def main(argv):
             "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
     try:
         result = training.train_and_evaluate(config)
-    except (training.TrainingDiverged, training.CheckpointWriteError) as error:
+    except (training.TrainingDiverged, training.CheckpointWriteError,
+            training.WorkerLost) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"outputs: {result['output_dir']}")

@@ -70,7 +70,8 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         deterministic: bool. Keep element order fixed under parallel map (slower).
             Defaults to False.
         input_context: `tf.distribute.InputContext` or None. Shards the data per input
-            pipeline and derives the per-replica batch from the global `batch_size`.
+            pipeline and batches it by the per-replica batch derived from the global
+            `batch_size` (for `distribute_datasets_from_function`).
             Defaults to None.
         repeat: bool. Repeat forever (the caller then gives steps_per_epoch).
             Defaults to False.
@@ -83,8 +84,10 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         raise ValueError("one_hot=True needs num_classes.")
     dataset = source.dataset
     if input_context is not None:
-        batch_size = input_context.get_per_replica_batch_size(batch_size) \
-            * input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        # distribute_datasets_from_function hands each replica its own element, so
+        # elements are per-replica batches (a pipeline feeding 2 replicas with global
+        # batches would double the global batch).
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
         if input_context.num_input_pipelines > 1:
             dataset = dataset.shard(input_context.num_input_pipelines,
                                     input_context.input_pipeline_id)

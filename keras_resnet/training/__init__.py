@@ -4,6 +4,7 @@ from keras_resnet.training.callbacks import CheckpointWriteError
 from keras_resnet.training.loop import (
     TrainConfig,
     TrainingDiverged,
+    WorkerLost,
     build_config,
     train_and_evaluate,
 )

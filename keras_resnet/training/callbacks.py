@@ -120,6 +120,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         self._load_model()
 
+    def committed_epoch(self):
+        """The last committed epoch (1-based; 0 when nothing is committed)."""
+        try:
+            with open(os.path.join(self.backup_dir, self.METADATA)) as f:
+                return int(json.load(f)["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
     def _load_model(self):
         path = os.path.join(self.backup_dir, self.METADATA)
         if not os.path.exists(path):

@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,18 @@ NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class WorkerLost(RuntimeError):
+    """A multi-worker collective operation failed or timed out: a peer worker likely
+    died. Re-running every worker resumes from the last committed epoch."""
+
+
+# What a collective op raises when a peer is gone: its timeout (DeadlineExceeded), the
+# coordination service missing the peer's heartbeats or a reset connection
+# (Unavailable), or the abort's fallout (Cancelled, Aborted).
+_COLLECTIVE_ERRORS = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
+                      tf.errors.CancelledError, tf.errors.AbortedError)
 
 
 @dataclasses.dataclass
@@ -66,6 +79,9 @@ class TrainConfig:
         label_smoothing: float.
         strategy: str. keras_resnet.training.STRATEGIES.
         cpu_devices: int. Logical CPU devices to create (tests MirroredStrategy on CPU).
+        collective_timeout: float or None. Seconds a multi-worker collective op waits for
+            its peers; a worker that died then fails the others with `WorkerLost`
+            instead of leaving them waiting forever. 0 or None = no limit.
         mixed_precision: str. "float32", "float16" or "bfloat16".
         jit_compile: bool or "auto". XLA compilation.
         steps_per_execution: int.
@@ -109,6 +125,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     strategy: str = "auto"
     cpu_devices: int = 0
+    collective_timeout: float = 300.0
     mixed_precision: str = "float32"
     jit_compile: object = False
     steps_per_execution: int = 1
@@ -207,7 +224,8 @@ def train_and_evaluate(config):
     output_dir = prepare_output_dir(config.output_dir)
     # Non-chief workers run the same callbacks but write to a scratch copy.
     work_dir = output_dir if chief else tempfile.mkdtemp(prefix="worker_", dir=output_dir)
-    strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices)
+    strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
+                                        collective_timeout=config.collective_timeout)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -274,13 +292,14 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
                                      input_context=context, **pipeline_args)
 
+    # Keras distributes a plain dataset itself, splitting each global batch over the
+    # replicas (multi-worker: auto-sharded by element, where Keras fails on the PerReplica
+    # values of distribute_datasets_from_function). The held-out data always goes that
+    # way: per-replica pipelines would hand a replica an empty final batch, which fails
+    # in BatchNormalization on CPU.
+    train_data, eval_data = train_fn(None), eval_fn(None)
     if replicas > 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         train_data = strategy.distribute_datasets_from_function(train_fn)
-        eval_data = strategy.distribute_datasets_from_function(eval_fn)
-    else:
-        # Keras distributes these itself (multi-worker: auto-sharded by element; Keras
-        # fails on the PerReplica values of distribute_datasets_from_function there).
-        train_data, eval_data = train_fn(None), eval_fn(None)
 
     with strategy.scope():
         model = _build_model(config, num_classes)
@@ -301,8 +320,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
 
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _prebuild_for_multi_worker(model, strategy, train_fn(None))
+    if strategy is not tf.distribute.get_strategy():
+        _prebuild(model, strategy, train_fn(None))
 
     paths = run_paths(work_dir)
     logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
@@ -332,9 +351,19 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
           f"steps_per_epoch={steps_per_epoch} train={train_source.num_examples} "
           f"eval={eval_source.num_examples}")
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    with _keras_multi_worker_fix(multi_worker):
-        model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                  validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+    try:
+        with _keras_multi_worker_fix(multi_worker):
+            model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+    except _COLLECTIVE_ERRORS as error:
+        if not multi_worker:
+            raise
+        raise WorkerLost(
+            f"A peer worker likely died: a collective operation failed "
+            f"({type(error).__name__}: {_error_summary(error)}); collectives wait at most "
+            f"collective_timeout={config.collective_timeout} s. Run every worker again "
+            f"with the same command to resume after epoch {backup.committed_epoch()}."
+        ) from error
     if nan_guard.batch is not None:
         last = paths["last"] if os.path.exists(paths["last"]) else None
         raise TrainingDiverged(
@@ -368,6 +397,17 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     backup.clear()  # the run is complete: a rerun starts over
     result["model"] = model
     return result
+
+
+def _error_summary(error):
+    """The cause of a TensorFlow op error on one line: the traceback, node names and
+    TensorFlow's generic advice removed, at most 240 characters."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}|\[\[\{\{node [^}]*\}\}\]\]|\[Op:[^\]]*\]",
+                  " ", str(error)).split("The error could be from a previous operation")[0]
+    lines = [line.strip() for line in text.splitlines()]
+    causes = [line for line in lines if line and not line.startswith(
+        ("File ", "Graph execution error", "Detected at node", "Traceback"))]
+    return " ".join(" ".join(causes).split())[:240]
 
 
 @contextlib.contextmanager
@@ -408,12 +448,15 @@ def _evaluate_locally(model, dataset, num_classes):
     return scores
 
 
-def _prebuild_for_multi_worker(model, strategy, dataset):
+def _prebuild(model, strategy, dataset):
     """Builds model, loss, metrics and optimizer from the shapes of one local batch.
 
-    Keras 3.15 builds them in `fit` by all-reducing a distributed batch, which
+    Under a strategy, Keras 3.15 builds them in `fit` from the first batch of the
+    training iterator, which that batch then never trains on (so runs under different
+    strategies saw different data), and by all-reducing it, which
     MultiWorkerMirroredStrategy rejects for (x, y) tuples ("Attempt to convert a value
-    (PerReplica...)"); building here first and skipping that step avoids it.
+    (PerReplica...)"). Building here from a separate dataset and skipping that step
+    avoids both.
     """
     images, labels = next(iter(dataset))
     with strategy.scope():
@@ -466,5 +509,5 @@ def summary_json(result):
                       default=lambda v: float(v) if isinstance(v, (np.floating, float)) else str(v))
 
 
-__all__ = ["TrainConfig", "TrainingDiverged", "build_config", "train_and_evaluate", "validate",
-           "prepare_output_dir", "run_paths", "summary_json"]
+__all__ = ["TrainConfig", "TrainingDiverged", "WorkerLost", "build_config", "train_and_evaluate",
+           "validate", "prepare_output_dir", "run_paths", "summary_json"]

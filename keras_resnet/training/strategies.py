@@ -24,7 +24,7 @@ def configure_cpu_devices(count):
                                f"(it already has {existing} CPU devices).") from error
 
 
-def make_strategy(name="auto", *, cpu_devices=0, tpu=None):
+def make_strategy(name="auto", *, cpu_devices=0, tpu=None, collective_timeout=None):
     """Builds the strategy named `name`.
 
     Args:
@@ -35,6 +35,9 @@ def make_strategy(name="auto", *, cpu_devices=0, tpu=None):
         cpu_devices: int. Split the CPU into this many logical devices first (0 or 1 =
             no split). Defaults to 0.
         tpu: str or None. TPU address for "tpu". Defaults to None (local / from env).
+        collective_timeout: float or None. Seconds a "multi_worker" collective op waits
+            for its peers before failing with DeadlineExceeded; without it a step waits
+            forever for a worker that died. Defaults to None (0 or None: no limit).
 
     Returns:
         A `tf.distribute.Strategy`.
@@ -48,7 +51,9 @@ def make_strategy(name="auto", *, cpu_devices=0, tpu=None):
                              '"task": {"type": "worker", "index": 0}}).')
         # Multi-worker collectives need the CPU layout fixed before the server starts.
         configure_cpu_devices(cpu_devices)
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=float(collective_timeout) if collective_timeout else None)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     configure_cpu_devices(cpu_devices)
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
