@@ -17,7 +17,11 @@ from keras_resnet.models.resnet import build_resnet
 from keras_resnet.models.variants import VARIANTS
 
 
-def _check_weights(weights, *, include_top, classes, classifier_activation):
+def _check_weights(weights, options):
+    """keras.applications' checks of `weights` against the builder `options` given."""
+    include_top = options.get("include_top", True)
+    classes = options.get("classes")
+    classifier_activation = options.get("classifier_activation", "softmax")
     if not (weights is None or weights == "imagenet" or
             (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
         raise ValueError(
@@ -53,9 +57,7 @@ def create_model(variant, *, weights=None, **overrides):
         >>> model = keras_resnet.create_model("resnet56", classes=100)
     """
     variant = registry.get_variant(variant)
-    _check_weights(weights, include_top=overrides.get("include_top", True),
-                   classes=overrides.get("classes"),
-                   classifier_activation=overrides.get("classifier_activation", "softmax"))
+    _check_weights(weights, overrides)
     overrides = {**weights_lib.build_options(weights, variant=variant.name), **overrides}
     model = registry.create_model(variant.name, **overrides)
     return weights_lib.load_weights(model, weights, variant=variant.name)
@@ -67,9 +69,7 @@ def ResNet(stage_depths, *, weights=None, **kwargs):
     Example:
         >>> model = keras_resnet.ResNet([2, 2, 2, 2], block="basic", classes=10)
     """
-    _check_weights(weights, include_top=kwargs.get("include_top", True),
-                   classes=kwargs.get("classes"),
-                   classifier_activation=kwargs.get("classifier_activation", "softmax"))
+    _check_weights(weights, kwargs)
     if weights == "imagenet":
         raise ValueError(
             "weights='imagenet' needs a named variant (e.g. keras_resnet.ResNet50); the "
