@@ -67,7 +67,7 @@ def ResNetFCN(
     """Fully convolutional segmentation (Long et al. 2015) over a dilated ResNet.
 
     The head is torchvision's FCNHead: 3x3 conv to a quarter of the backbone's
-    channels, BN, ReLU, dropout, 1x1 conv to `classes`; the logits are bilinearly
+    channels, BN (the backbone's kind and settings), ReLU, dropout, 1x1 conv to `classes`; the logits are bilinearly
     resized back to the input size, also for inputs whose size is known only at run
     time.
 
@@ -97,7 +97,9 @@ def ResNetFCN(
     channels = x.shape[-1]
     head = keras.layers.Conv2D(max(1, channels // 4), 3, padding="same", use_bias=False,
                                name="fcn_head_conv")(x)
-    head = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="fcn_head_bn")(head)
+    # The head's BN is the backbone's kind (fused or plain) with the backbone's settings.
+    bn = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)][-1]
+    head = type(bn)(momentum=bn.momentum, epsilon=bn.epsilon, name="fcn_head_bn")(head)
     head = keras.layers.Activation("relu", name="fcn_head_relu")(head)
     head = keras.layers.Dropout(head_dropout, name="fcn_head_dropout")(head)
     head = keras.layers.Conv2D(classes, 1, name="fcn_classifier")(head)

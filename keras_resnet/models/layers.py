@@ -115,3 +115,53 @@ class ResizeToMatch(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` that trains with TensorFlow's fused kernel.
+
+    Keras 3 dropped Keras 2's `fused` option: on every backend its training step is
+    built from `moments` and `batch_normalization`, which TensorFlow runs as a dozen
+    elementwise ops per layer forward and more backward. On the TensorFlow backend
+    this layer computes the training-mode forward pass with one `FusedBatchNormV3`
+    op (oneDNN on CPU, cuDNN on GPU; XLA lowers it too), whose gradient is one
+    `FusedBatchNormGradV3`; grappler can then fuse it with the ReLU after it. For a
+    ResNet-50 training step on a 2-core CPU that is about 1.3x faster
+    (docs/benchmarks.md).
+
+    Everything else is the Keras layer: the same weights and weight names, the same
+    config, the same moving-average update (with the biased batch variance, as Keras
+    uses), and Keras' own code for inference, for other backends, and for the cases
+    the fused kernel does not cover (a mask, `synchronized=True`, `renorm=True`, no
+    `center` or `scale`, inputs that are not 4-D NHWC).
+    """
+
+    def _fusable(self, inputs, training, mask):
+        return (keras.backend.backend() == "tensorflow" and bool(training)
+                and self.trainable and mask is None and not self.synchronized
+                and not self.renorm and self.center and self.scale
+                and len(inputs.shape) == 4 and self.axis in (-1, 3)
+                and keras.backend.standardize_dtype(inputs.dtype)
+                in ("float32", "float16", "bfloat16"))
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        empty = tf.constant([], "float32")
+        outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs, scale=ops.cast(self.gamma, "float32"),
+            offset=ops.cast(self.beta, "float32"), mean=empty, variance=empty,
+            epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC",
+            is_training=True)
+        # The kernel returns the Bessel-corrected variance (n / (n - 1) times the
+        # biased one it normalizes with, for n > 1); Keras keeps the biased variance.
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], "float32")
+        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
+        self.moving_mean.assign(ops.cast(self.moving_mean, "float32") * self.momentum
+                                + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(ops.cast(self.moving_variance, "float32") * self.momentum
+                                    + variance * (1.0 - self.momentum))
+        return ops.cast(outputs, self.compute_dtype)

@@ -11,6 +11,8 @@ from typing import Any
 
 import keras
 
+from keras_resnet.models.layers import FusedBatchNormalization
+
 
 def he_normal_fan_out():
     """He-normal initialisation over fan_out, untruncated: torchvision's conv init."""
@@ -34,6 +36,8 @@ class LayerOps:
             PyTorch's default momentum of 0.1).
         bn_epsilon: float. Added to the variance (PyTorch's default 1e-5).
         sync_bn: bool. Synchronize batch statistics across replicas.
+        fused_bn: bool. Batch norm as `FusedBatchNormalization` (TensorFlow's fused
+            training kernel) rather than plain `keras.layers.BatchNormalization`.
         kernel_initializer: initializer for conv kernels.
         kernel_regularizer: regularizer for conv and dense kernels, or None.
     """
@@ -41,6 +45,7 @@ class LayerOps:
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-5
     sync_bn: bool = False
+    fused_bn: bool = True
     kernel_initializer: Any = "he_normal_fan_out"
     kernel_regularizer: Any = None
 
@@ -73,7 +78,8 @@ class LayerOps:
         )(x)
 
     def bn(self, x, *, name, zero_gamma=False):
-        return keras.layers.BatchNormalization(
+        layer = FusedBatchNormalization if self.fused_bn else keras.layers.BatchNormalization
+        return layer(
             axis=-1,
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,

@@ -281,6 +281,11 @@ def test_builds_under_torch_backend():
         m = keras_resnet.ResNet20()
         y = keras.ops.convert_to_numpy(m(np.zeros((2, 32, 32, 3), "float32")))
         assert y.shape == (2, 10)
+        # Training mode: FusedBatchNormalization falls back to Keras' own code.
+        m(np.ones((2, 32, 32, 3), "float32"), training=True)
+        bn = m.get_layer("conv1_bn")
+        assert type(bn).__name__ == "FusedBatchNormalization"
+        assert float(keras.ops.max(keras.ops.abs(bn.moving_mean))) > 0
         n = sum(int(np.prod(w.shape)) for w in m.trainable_weights)
         assert n == 269722, n
         f = keras_resnet.ResNetFCN("resnet18", classes=3, input_shape=(40, 40, 3))

@@ -318,6 +318,8 @@ CASES = [
      ValueError, "cannot reduce channels"),
     ("builder-se-ratio", _call(keras_resnet.build_resnet, [1], se_ratio=1.5), ValueError,
      "se_ratio"),
+    ("builder-fused-bn-string", _call(keras_resnet.build_resnet, [1], fused_bn="yes"),
+     ValueError, "fused_bn='yes'"),
     ("builder-zero-classes", _call(keras_resnet.build_resnet, [1], classes=0), ValueError,
      "classes"),
     ("builder-classes-string", _call(keras_resnet.build_resnet, [1], classes="ten"),
