@@ -10,7 +10,12 @@ MODELS = {
     "resnet18": ("keras_resnet", 224),
     "resnet20": ("keras_resnet", 32),
     "keras_applications_resnet50": ("keras.applications", 224),
+    # Ours with plain keras.layers.BatchNormalization instead of FusedBatchNormalization
+    # (fused_bn=False): isolates what the fused training kernel gives.
+    "resnet50_keras_bn": ("keras_resnet", 224),
+    "resnet20_keras_bn": ("keras_resnet", 32),
 }
+KERAS_BN_SUFFIX = "_keras_bn"
 BASELINE = "keras_applications_resnet50"
 
 
@@ -44,6 +49,8 @@ def build(name, dtype_policy=None):
             return keras.applications.ResNet50(weights=None)
         import keras_resnet
 
+        if name.endswith(KERAS_BN_SUFFIX):
+            return keras_resnet.create_model(name[:-len(KERAS_BN_SUFFIX)], fused_bn=False)
         return keras_resnet.create_model(name)
     finally:
         keras.config.set_dtype_policy(previous)

@@ -50,6 +50,18 @@ def _speed(result):
             f"{_num(result['img_per_s_max'])})")
 
 
+def _paired_table(paired):
+    """Markdown table of paired results (inference or training): candidate against
+    reference, both img/s and the median per-pair ratio."""
+    return _table(
+        ["candidate", "reference", "batch", "candidate img/s", "reference img/s",
+         "ratio (min-max)"],
+        [[f"{r['model']} {r['runtime']}", f"{r['reference_model']} {r['reference_runtime']}",
+          r["batch"], _num(r["img_per_s"]), _num(r["reference_img_per_s"]),
+          f"{_num(r['ratio'], 2)} ({_num(r['ratio_min'], 2)}-{_num(r['ratio_max'], 2)})"]
+         for r in paired])
+
+
 def markdown(report):
     """The report as markdown: machine, ceiling, inference, training, input pipeline,
     quantization, exports, targets, errors."""
@@ -111,14 +123,16 @@ def markdown(report):
         out.append("Both arms loaded in one process and called in turn, so load from other "
                    "processes falls on both alike; ratio = median over pairs of calls of "
                    "candidate img/s / reference img/s (min-max in brackets).\n")
-        out.append(_table(
-            ["candidate", "reference", "batch", "candidate img/s", "reference img/s",
-             "ratio (min-max)"],
-            [[f"{r['model']} {r['runtime']}", f"{r['reference_model']} "
-              f"{r['reference_runtime']}", r["batch"], _num(r["img_per_s"]),
-              _num(r["reference_img_per_s"]),
-              f"{_num(r['ratio'], 2)} ({_num(r['ratio_min'], 2)}-{_num(r['ratio_max'], 2)})"]
-             for r in paired]))
+        out.append(_paired_table(paired))
+    paired = [r for r in ok if r["kind"] == "paired_training"]
+    if paired:
+        out.append("\n### Paired training (alternating steps in one process)\n")
+        out.append("Both models built in one process and trained in turn, one "
+                   "`train_on_batch` step each (SGD momentum 0.9, one synthetic batch); "
+                   "ratio = median over pairs of steps of candidate img/s / reference "
+                   "img/s (min-max in brackets). `*_keras_bn`: our model with plain "
+                   "keras.layers.BatchNormalization (`fused_bn=False`).\n")
+        out.append(_paired_table(paired))
     training = [r for r in ok if r["kind"] == "training"]
     if training:
         out.append("\n### Training step (SGD momentum 0.9, synthetic in-memory batches)\n")

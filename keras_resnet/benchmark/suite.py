@@ -58,6 +58,10 @@ class Settings:
         pairs: list of [[model, runtime], [model, runtime]]: candidate and reference
             timed alternately in one process (`tasks.paired_inference`).
         pair_repeats: int. Timed pairs per batch size.
+        training_pairs: list of [[model, mode], [model, mode]]: candidate and reference
+            trained step by step in turn in one process (`tasks.paired_training`),
+            at `train_batch`; part of "training".
+        training_pair_repeats: int. Timed pairs of training steps.
         measure: tuple of str. Parts of the plan to run: "ceiling", "pipeline",
             "inference", "paired", "training", "agreement".
     """
@@ -78,6 +82,8 @@ class Settings:
     task_timeout_s: int = 900
     pairs: list = dataclasses.field(default_factory=list)
     pair_repeats: int = 5
+    training_pairs: list = dataclasses.field(default_factory=list)
+    training_pair_repeats: int = 6
     measure: tuple = PARTS
 
     def __post_init__(self):
@@ -89,6 +95,12 @@ class Settings:
                 if runtime not in INFERENCE_RUNTIMES:
                     raise ValueError(f"Unknown runtime={runtime!r} in pairs. "
                                      f"Allowed values: {list(INFERENCE_RUNTIMES)}.")
+        for pair in self.training_pairs:
+            for model, mode in pair:
+                models_lib.check_model(model)
+                if mode not in TRAINING_MODES:
+                    raise ValueError(f"Unknown training mode={mode!r} in training_pairs. "
+                                     f"Allowed values: {list(TRAINING_MODES)}.")
         for model, runtimes in {**self.inference, **self.training}.items():
             models_lib.check_model(model)
         for model, runtimes in self.inference.items():
@@ -115,12 +127,16 @@ def full_settings(gpu=False):
         # keras.applications' own architecture (v1) with our explicit padding layers:
         # separates the cost of our layers from the 6% extra arithmetic of v1.5.
         + [[["resnet50_v1", runtime], [models_lib.BASELINE, runtime]]
-           for runtime in ("tf", "tf_xla")]
+           for runtime in OURS_VS_BASELINE]
         + [[["resnet50", int8], ["resnet50", "litert_float32"]]
            for int8 in ("litert_int8", "onnxruntime_int8")],
         training={"resnet50": ("plain", "xla", "xla_spe") + mixed,
                   "keras_applications_resnet50": ("default", "xla") + mixed,
-                  "resnet20": ("plain", "xla", "xla_spe") + mixed})
+                  "resnet20": ("plain", "xla", "xla_spe") + mixed},
+        # Ours trained the default way against keras.applications trained the default
+        # way, then the same with our model's batch norm swapped for Keras' own layer.
+        training_pairs=[[["resnet50", "default"], [models_lib.BASELINE, "default"]],
+                        [["resnet50_keras_bn", "default"], [models_lib.BASELINE, "default"]]])
 
 
 def quick_settings(gpu=False):
@@ -132,6 +148,8 @@ def quick_settings(gpu=False):
         batches=(1, 8), latency_repeats=5, repeats=2,
         pairs=[[["resnet20", "litert_int8"], ["resnet20", "litert_float32"]]], pair_repeats=3,
         training={"resnet20": ("plain", "xla") + mixed}, train_batch=32, train_steps=2,
+        training_pairs=[[["resnet20", "default"], ["resnet20_keras_bn", "default"]]],
+        training_pair_repeats=2,
         pipeline_files=16, pipeline_batches=2, ceiling_n=512, agreement_epochs=2,
         calibration_samples=4, task_timeout_s=600)
 
@@ -234,6 +252,10 @@ def plan(settings, work_dir):
                     "model": model, "mode": modes[index], "batch": settings.train_batch,
                     "steps": settings.train_steps,
                     "steps_per_execution": settings.steps_per_execution}))
+    for pair in settings.training_pairs if "training" in measure else []:
+        tasks.append((f"paired training {pair[0]} vs {pair[1]}", "paired_training", {
+            "arms": pair, "batch": settings.train_batch,
+            "repeats": settings.training_pair_repeats}))
     if settings.agreement_epochs and "agreement" in measure:
         tasks.append(("int8 agreement", "int8_agreement", {
             "folder": os.path.join(work_dir, "agreement"),
@@ -417,6 +439,11 @@ def targets(report):
         add(f"ResNet-50 training, fastest ({fastest['runtime']}) / keras.applications default",
             fastest["img_per_s"] / baseline["img_per_s"], 1.3,
             best=fastest["img_per_s_max"] / baseline["img_per_s_max"])
+    for pair in [r for r in results if r.get("kind") == "paired_training"]:
+        if pair["reference_model"] == models_lib.BASELINE and pair["model"] in RESNET50S:
+            add(f"paired: ResNet-50 training, ours {pair['runtime']} / keras.applications "
+                f"{pair['reference_runtime']}, batch {pair['batch']}", pair["ratio"], 1.3,
+                "median of per-step ratios, steps alternated in one process")
     pipeline = _find(results, kind="input_pipeline")
     fastest_training = max(trained or [r for r in results if r.get("kind") == "training"
                                        and "error" not in r],

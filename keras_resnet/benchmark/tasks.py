@@ -121,6 +121,37 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
     return results
 
 
+def _training_model(model, mode, per_execution=1):
+    """(compiled model, strategy or None) for `training` and `paired_training`."""
+    import contextlib
+
+    import keras
+    import tensorflow as tf
+
+    if mode not in TRAINING_MODES:
+        raise ValueError(f"Unknown training mode={mode!r}. Allowed values: {list(TRAINING_MODES)}.")
+    gpus = _gpus()
+    if mode == "mixed_xla" and not gpus:
+        raise ValueError("Training mode 'mixed_xla' needs a GPU; none is visible.")
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    with scope:
+        net = models_lib.build(model, "mixed_float16" if mode == "mixed_xla" else None)
+        compile_args = {} if mode == "default" else {"jit_compile": mode != "plain"}
+        net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                    loss=keras.losses.SparseCategoricalCrossentropy(),
+                    steps_per_execution=per_execution, **compile_args)
+    return net, strategy
+
+
+def _synthetic_batch(model, net, global_batch):
+    rng = np.random.default_rng(0)
+    size = models_lib.input_size(model)
+    x = rng.standard_normal((global_batch, size, size, 3)).astype(np.float32)
+    y = rng.integers(0, net.output_shape[-1], (global_batch,)).astype(np.int32)
+    return x, y
+
+
 def training(model, mode, *, batch, steps, steps_per_execution=2):
     """Training-step throughput with SGD (momentum 0.9) on synthetic data held in memory
     (the input pipeline is measured separately).
@@ -137,32 +168,14 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
         steps: int. Timed executions (each of `steps_per_execution` steps for "xla_spe").
         steps_per_execution: int. Defaults to 2.
     """
-    import contextlib
-
     import keras
     import tensorflow as tf
 
-    if mode not in TRAINING_MODES:
-        raise ValueError(f"Unknown training mode={mode!r}. Allowed values: {list(TRAINING_MODES)}.")
-    gpus = _gpus()
-    if mode == "mixed_xla" and not gpus:
-        raise ValueError("Training mode 'mixed_xla' needs a GPU; none is visible.")
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    per_execution = steps_per_execution if mode == "xla_spe" else 1
+    net, strategy = _training_model(model, mode, per_execution)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     global_batch = batch * replicas
-    per_execution = steps_per_execution if mode == "xla_spe" else 1
-    scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope:
-        net = models_lib.build(model, "mixed_float16" if mode == "mixed_xla" else None)
-        compile_args = {} if mode == "default" else {"jit_compile": mode != "plain"}
-        net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                    loss=keras.losses.SparseCategoricalCrossentropy(),
-                    steps_per_execution=per_execution, **compile_args)
-    size = models_lib.input_size(model)
-    classes = net.output_shape[-1]
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((global_batch, size, size, 3)).astype(np.float32)
-    y = rng.integers(0, classes, (global_batch,)).astype(np.int32)
+    x, y = _synthetic_batch(model, net, global_batch)
     dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
 
     stamps = []
@@ -378,4 +391,42 @@ def paired_inference(arms, *, batches, repeats):
     return results
 
 
+def paired_training(arms, *, batch, repeats):
+    """Two (model, training mode) arms trained alternately in one process, step by step
+    (`train_on_batch` on one synthetic batch held in memory), so that load from other
+    processes falls on both alike; the ratio is taken per adjacent pair of steps and its
+    median reported. Two untimed steps per arm first (tracing, allocators).
+
+    Args:
+        arms: list of two [model, mode]: the candidate, then the reference.
+        batch: int. Global batch size.
+        repeats: int. Timed pairs of steps.
+    """
+    import statistics
+
+    (model, mode), (ref_model, ref_mode) = arms
+    nets = [_training_model(model, mode)[0], _training_model(ref_model, ref_mode)[0]]
+    data = [_synthetic_batch(name, net, batch) for name, net in zip((model, ref_model), nets)]
+    for net, (x, y) in zip(nets, data):
+        for _ in range(2):
+            net.train_on_batch(x, y)
+    seconds = ([], [])
+    for index in range(repeats):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for arm in order:
+            x, y = data[arm]
+            start = time.perf_counter()
+            nets[arm].train_on_batch(x, y)
+            seconds[arm].append(time.perf_counter() - start)
+    ours, theirs = seconds
+    ratios = sorted(t / o for o, t in zip(ours, theirs))
+    return [{"kind": "paired_training", "model": model, "runtime": mode,
+             "reference_model": ref_model, "reference_runtime": ref_mode, "batch": batch,
+             "repeats": repeats, "img_per_s": timing.summarize(ours, batch)["img_per_s"],
+             "reference_img_per_s": timing.summarize(theirs, batch)["img_per_s"],
+             "ratio": statistics.median(ratios), "ratio_min": ratios[0],
+             "ratio_max": ratios[-1], "peak_rss_mb": timing.peak_rss_mb()}]
+
+
 TASKS["paired_inference"] = paired_inference
+TASKS["paired_training"] = paired_training

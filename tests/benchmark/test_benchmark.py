@@ -24,6 +24,8 @@ def tiny_settings():
         batches=(1, 2), latency_repeats=2, repeats=2,
         pairs=[[["resnet20", "litert_int8"], ["resnet20", "litert_float32"]]], pair_repeats=2,
         training={"resnet20": ("plain",)}, train_batch=4, train_steps=2,
+        training_pairs=[[["resnet20", "default"], ["resnet20_keras_bn", "plain"]]],
+        training_pair_repeats=2,
         pipeline_files=4, pipeline_batches=1, ceiling_n=128, agreement_epochs=1,
         calibration_samples=2)
 
@@ -40,7 +42,12 @@ def test_every_planned_measurement_succeeds_with_positive_figures(report):
     assert [r for r in results if "error" in r] == []
     kinds = {r["kind"] for r in results}
     assert kinds == {"ceiling", "input_pipeline", "export", "inference", "training",
-                     "quantization", "paired_inference"}
+                     "quantization", "paired_inference", "paired_training"}
+    [trained] = [r for r in results if r["kind"] == "paired_training"]
+    assert (trained["model"], trained["runtime"], trained["reference_model"],
+            trained["reference_runtime"], trained["batch"], trained["repeats"]) == (
+        "resnet20", "default", "resnet20_keras_bn", "plain", 4, 2)
+    assert trained["ratio_min"] <= trained["ratio"] <= trained["ratio_max"]
     paired = [r for r in results if r["kind"] == "paired_inference"]
     assert [(r["runtime"], r["reference_runtime"], r["batch"]) for r in paired] == [
         ("litert_int8", "litert_float32", 1), ("litert_int8", "litert_float32", 2)]
@@ -93,6 +100,14 @@ def test_derive_computes_ratios_fractions_and_targets():
         fake("training", "keras_applications_resnet50", "default", 2.0),
         {**fake("input_pipeline", "-", "tf.data", 24.0), "img_per_s_per_core": 12.0,
          "cores": 2, "files": 4},
+        {"kind": "paired_training", "model": "resnet50", "runtime": "default",
+         "reference_model": "keras_applications_resnet50", "reference_runtime": "default",
+         "batch": 32, "ratio": 1.25, "ratio_min": 1.2, "ratio_max": 1.4, "img_per_s": 5.0,
+         "reference_img_per_s": 4.0},
+        {"kind": "paired_training", "model": "resnet50_keras_bn", "runtime": "default",
+         "reference_model": "keras_applications_resnet50", "reference_runtime": "default",
+         "batch": 32, "ratio": 1.0, "ratio_min": 0.9, "ratio_max": 1.1, "img_per_s": 4.0,
+         "reference_img_per_s": 4.0},
     ]
     report = derive({"settings": {"batches": [32]}, "results": results})
     ours = results[1]
@@ -106,11 +121,15 @@ def test_derive_computes_ratios_fractions_and_targets():
     assert tf_row["value"] == pytest.approx(1.2) and tf_row["met"] is True
     training = [t for t in report["targets"] if t["target"].startswith("ResNet-50 training")]
     assert training[0]["value"] == pytest.approx(1.5) and training[0]["met"] is True
+    paired = [t for t in report["targets"] if t["target"].startswith("paired: ResNet-50 training")]
+    assert [(t["value"], t["met"]) for t in paired] == [(1.25, False)]  # no row for the ablation
     pipeline = [t for t in report["targets"] if t["target"].startswith("input pipeline")]
     assert pipeline[0]["value"] == pytest.approx(4.0) and pipeline[0]["met"] is True
     xla_row = targets["ResNet-50 inference tf_xla, batch 32: ours / keras.applications"]
     assert xla_row["met"] is None  # not measured is not a pass
-    assert "| resnet50 | tf |" in markdown({**report, "machine": {}, "wall_s": 1.0})
+    text = markdown({**report, "machine": {}, "wall_s": 1.0})
+    assert "| resnet50 | tf |" in text
+    assert "| resnet50 default | keras_applications_resnet50 default | 32 | 5.0 | 4.0 | 1.25 (1.20-1.40) |" in text
 
 
 def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):
@@ -138,6 +157,10 @@ def test_plan_interleaves_ours_and_the_baseline_and_keeps_only_measured_parts(tm
     ({"inference": {}, "batches": (0,)}, "batches"),
     ({"inference": {}, "measure": ("speed",)}, "speed"),
     ({"inference": {}, "pairs": [[["resnet20", "tvm"], ["resnet20", "tf"]]]}, "tvm"),
+    ({"inference": {}, "training_pairs": [[["resnet20", "eager"], ["resnet20", "plain"]]]},
+     "mode='eager'"),
+    ({"inference": {}, "training_pairs": [[["resnet21", "plain"], ["resnet20", "plain"]]]},
+     "model='resnet21'"),
 ])
 def test_settings_reject_bad_values_naming_them(overrides, message):
     with pytest.raises(ValueError, match=message):
