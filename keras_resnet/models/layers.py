@@ -125,10 +125,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     built from `moments` and `batch_normalization`, which TensorFlow runs as a dozen
     elementwise ops per layer forward and more backward. On the TensorFlow backend
     this layer computes the training-mode forward pass with one `FusedBatchNormV3`
-    op (oneDNN on CPU, cuDNN on GPU; XLA lowers it too), whose gradient is one
-    `FusedBatchNormGradV3`; grappler can then fuse it with the ReLU after it. For a
-    ResNet-50 training step on a 2-core CPU that is about 1.3x faster
-    (docs/benchmarks.md).
+    op (oneDNN on CPU; cuDNN on GPU, not yet run here; XLA lowers it too), whose
+    gradient is one `FusedBatchNormGradV3`; grappler can then fuse it with the ReLU
+    after it. A ResNet-50 training step on a 2-core CPU runs about 1.3x faster than
+    with Keras' layer (docs/benchmarks.md).
 
     Everything else is the Keras layer: the same weights and weight names, the same
     config, the same moving-average update (with the biased batch variance, as Keras

@@ -106,12 +106,18 @@ def test_mixed_precision_keeps_float32_statistics(policy):
 
 
 def test_model_trains_like_plain_keras_layers():
-    """ResNet-18 with fused and with plain BN: same weights in, same weights (and BN
-    statistics) out of an SGD step, and the builder switch picks the layer class.
+    """ResNet-18 with fused and with plain BN: same weights in, the same SGD update out,
+    and the builder switch picks the layer class.
 
-    One step: with 1x1 feature maps in the last stage, the batch statistics come from 8
-    values, and over further steps rounding differences grow like any change of
-    summation order would (measured: 1e-6 after one step, 4e-3 after three)."""
+    Compared as the relative difference of each variable's update. A deep net's float32
+    gradient at initialisation is ill-conditioned: at 64x64, two float32 runs that differ
+    only in summation order (oneDNN's fused kernel against Keras' ops) were measured
+    0.5-2% apart, plain Keras float32 itself up to 1.8% from float64. At 32x32 with
+    these seeds the difference measured 7e-5 (seeds 0-3), so 1e-3 is the bound here,
+    and weights and data are seeded in the test so that it does not depend on which
+    tests ran before it in the process."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
     kwargs = dict(input_shape=(32, 32, 3), classes=5)
     fused = keras_resnet.create_model("resnet18", **kwargs)
     plain = keras_resnet.create_model("resnet18", fused_bn=False, **kwargs)
@@ -121,15 +127,22 @@ def test_model_trains_like_plain_keras_layers():
     assert [w.path for w in fused.weights] == [w.path for w in plain.weights]
     initial = fused.get_weights()
     plain.set_weights(initial)
-    x = RNG.uniform(size=(8, 32, 32, 3)).astype("float32")
-    y = RNG.integers(0, 5, 8)
+    x = rng.uniform(size=(8, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 5, 8)
     for model in (fused, plain):
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                       loss="sparse_categorical_crossentropy")
         model.train_on_batch(x, y)
-    for a, b, w in zip(fused.get_weights(), plain.get_weights(), fused.weights):
-        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4, err_msg=w.path)
-    assert not np.allclose(fused.get_weights()[0], initial[0])
+    changed = 0
+    for a, b, start, w in zip(fused.get_weights(), plain.get_weights(), initial, fused.weights):
+        ours, theirs = a - start, b - start
+        if w.trainable:
+            assert np.linalg.norm(theirs) > 0, w.path
+            changed += 1
+            assert np.linalg.norm(ours - theirs) <= 1e-3 * np.linalg.norm(theirs), w.path
+        else:  # moving statistics
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=w.path)
+    assert changed == len(fused.trainable_weights)
 
 
 @pytest.mark.parametrize("fused_bn", [True, False])
