@@ -26,9 +26,16 @@ flags.DEFINE_integer("latency_repeats", None, "Timed calls at batch 1.")
 flags.DEFINE_integer("train_steps", None, "Timed training executions.")
 flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
 flags.DEFINE_list("measure", None, "Parts to run (default all): ceiling, pipeline, "
-                  "inference, paired, training, agreement.")
+                  "inference, paired, training, paired_training, agreement.")
+flags.DEFINE_integer("training_pair_repeats", None, "Timed pairs of steps of each paired "
+                     "training comparison. Default 6 (quick: 2).")
 flags.DEFINE_string("from_json", None, "Re-derive and re-render a saved JSON report "
                     "instead of measuring.")
+flags.DEFINE_list("profile", None, "Instead of the suite: profile the training step of "
+                  "these benchmark models (e.g. resnet50,resnet50_keras_bn) with "
+                  "TensorFlow's profiler and print self time by op type; --json gets "
+                  "the profiles.")
+flags.DEFINE_integer("profile_batch", 16, "Batch of --profile.")
 flags.DEFINE_string("section", "results", "Name of the marked section of --markdown to "
                     "replace.")
 
@@ -51,13 +58,16 @@ def main(argv):
                        section=FLAGS.section)
         print(f"Wrote {FLAGS.markdown}")
         return 0
+    if FLAGS.profile:
+        return _profile(FLAGS.profile)
     gpu = bool(tf.config.list_physical_devices("GPU"))
     settings = quick_settings(gpu) if FLAGS.quick else full_settings(gpu)
     if FLAGS.batches:
         settings.batches = tuple(int(b) for b in FLAGS.batches)
     if FLAGS.measure:
         settings.measure = tuple(FLAGS.measure)
-    for name in ("repeats", "latency_repeats", "train_steps", "train_batch"):
+    for name in ("repeats", "latency_repeats", "train_steps", "train_batch",
+                 "training_pair_repeats"):
         if getattr(FLAGS, name) is not None:
             setattr(settings, name, getattr(FLAGS, name))
     settings.__post_init__()
@@ -68,6 +78,30 @@ def main(argv):
     print(f"Wrote {FLAGS.json} and {FLAGS.markdown}")
     failed = [r for r in report["results"] if "error" in r]
     return 1 if failed else 0
+
+
+def _profile(models):
+    """Profiles each model's training step in its own subprocess (TensorFlow's profiler
+    is process-wide) and prints the table."""
+    import json
+    import subprocess
+
+    from keras_resnet.benchmark import models as models_lib
+    from keras_resnet.benchmark import write_json
+    from keras_resnet.benchmark.profile import profile_table
+
+    profiles = []
+    for model in models:
+        models_lib.check_model(model)
+        code = ("import json, sys; from keras_resnet.benchmark.profile import op_profile; "
+                f"print(json.dumps(op_profile({model!r}, batch={FLAGS.profile_batch})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        profiles.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(profile_table(profiles))
+    write_json(profiles, FLAGS.json)
+    print(f"Wrote {FLAGS.json}")
+    return 0
 
 
 if __name__ == "__main__":

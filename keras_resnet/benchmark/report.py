@@ -171,7 +171,15 @@ def markdown(report):
         out.append(_table(["model", "artifact", "size MB", "convert s"],
                           [[r["model"], r["runtime"], _num(r["size_mb"]), _num(r["convert_s"])]
                            for r in exports]))
-    if report.get("targets"):
+    from keras_resnet.benchmark.suite import PARTS
+
+    targets = report.get("targets") or []
+    measure = (report.get("settings") or {}).get("measure")
+    if measure is not None and set(measure) != set(PARTS):
+        # A partial run (--measure) lists only the targets it measured; a full run also
+        # lists the ones it could not measure, which are not passes.
+        targets = [t for t in targets if t["met"] is not None]
+    if targets:
         out.append("\n### Targets\n")
         out.append("Measured: ratio of medians; fastest: ratio of the fastest repetitions "
                    "(steadier under load from other processes).\n")
@@ -179,7 +187,7 @@ def markdown(report):
                           [[t["target"], _num(t["value"], 3), _num(t.get("best_value"), 3),
                             f">= {t['goal']}",
                             {True: "yes", False: "**no**", None: "not measured"}[t["met"]]]
-                           for t in report["targets"]]))
+                           for t in targets]))
     errors = [r for r in results if "error" in r]
     if errors:
         out.append("\n### Failed measurements\n")
@@ -190,7 +198,8 @@ def markdown(report):
 
 def write_markdown(report, path, command=None, section="results"):
     """Writes the markdown; if `path` exists and holds the `markers(section)`, only the
-    text between them is replaced (the prose around it stays)."""
+    text between them is replaced (the prose around it stays); an existing file without
+    them gets the section appended at its end."""
     begin, end = markers(section)
     body = markdown(report)
     if command:
@@ -202,6 +211,8 @@ def write_markdown(report, path, command=None, section="results"):
         if begin in text and end in text:
             head, rest = text.split(begin, 1)
             tail = rest.split(end, 1)[1].lstrip("\n")
-            _write_atomic(path, head + block + tail)
+            _write_atomic(path, head + block + ("\n" + tail if tail else ""))
             return
+        _write_atomic(path, text.rstrip("\n") + "\n\n" + block)
+        return
     _write_atomic(path, "# Benchmarks\n\n" + block)

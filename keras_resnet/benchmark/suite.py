@@ -31,7 +31,8 @@ FULL_RUNTIMES = {
 
 
 RESNET50S = ("resnet50", "resnet50_v1")
-PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "agreement")
+PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "paired_training",
+         "agreement")
 OURS_VS_BASELINE = ("tf", "tf_xla", "litert_float32", "onnxruntime")
 
 
@@ -60,10 +61,10 @@ class Settings:
         pair_repeats: int. Timed pairs per batch size.
         training_pairs: list of [[model, mode], [model, mode]]: candidate and reference
             trained step by step in turn in one process (`tasks.paired_training`),
-            at `train_batch`; part of "training".
+            at `train_batch` (the "paired_training" part).
         training_pair_repeats: int. Timed pairs of training steps.
         measure: tuple of str. Parts of the plan to run: "ceiling", "pipeline",
-            "inference", "paired", "training", "agreement".
+            "inference", "paired", "training", "paired_training", "agreement".
     """
 
     inference: dict
@@ -252,7 +253,7 @@ def plan(settings, work_dir):
                     "model": model, "mode": modes[index], "batch": settings.train_batch,
                     "steps": settings.train_steps,
                     "steps_per_execution": settings.steps_per_execution}))
-    for pair in settings.training_pairs if "training" in measure else []:
+    for pair in settings.training_pairs if "paired_training" in measure else []:
         tasks.append((f"paired training {pair[0]} vs {pair[1]}", "paired_training", {
             "arms": pair, "batch": settings.train_batch,
             "repeats": settings.training_pair_repeats}))

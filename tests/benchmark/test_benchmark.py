@@ -83,6 +83,10 @@ def test_report_round_trips_to_json_and_markdown(report, tmp_path):
     text = doc.read_text()
     assert text.startswith("# Intro kept") and text.rstrip().endswith("Outro kept")
     assert "old\n" not in text and "### Inference" in text and "| resnet20 | tf |" in text
+    # A section the file does not hold yet is appended; nothing already there is lost.
+    write_markdown(report, str(doc), section="second")
+    again = doc.read_text()
+    assert again.startswith(text.rstrip("\n")) and "<!-- benchmark second: begin" in again
 
 
 def fake(kind, model, runtime, img_per_s, batch=32):
@@ -165,3 +169,19 @@ def test_plan_interleaves_ours_and_the_baseline_and_keeps_only_measured_parts(tm
 def test_settings_reject_bad_values_naming_them(overrides, message):
     with pytest.raises(ValueError, match=message):
         Settings(**{"inference": {}, **overrides})
+
+
+def test_op_profile_shows_which_batch_norm_kernels_ran():
+    from keras_resnet.benchmark.profile import op_profile, profile_table
+
+    fused, plain = (op_profile(model, batch=4, steps=1)
+                    for model in ("resnet20", "resnet20_keras_bn"))
+    for profile in (fused, plain):
+        assert sum(op["share"] for op in profile["ops"]) == pytest.approx(1.0)
+        assert any("Conv2D" in op["type"] for op in profile["ops"])
+        assert profile["total_ms"] > 0
+    assert any("FusedBatchNorm" in op["type"] for op in fused["ops"])
+    assert not any("FusedBatchNorm" in op["type"] for op in plain["ops"])
+    table = profile_table([fused, plain])
+    assert table.startswith("| op type | resnet20 | resnet20_keras_bn |")
+    assert "| **all, per step** |" in table
