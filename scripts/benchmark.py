@@ -81,23 +81,23 @@ def main(argv):
 
 
 def _profile(models):
-    """Profiles each model's training step in its own subprocess (TensorFlow's profiler
-    is process-wide) and prints the table."""
-    import json
-    import subprocess
+    """Profiles each model's training step in its own subprocess and prints the table."""
+    import tempfile
 
     from keras_resnet.benchmark import models as models_lib
     from keras_resnet.benchmark import write_json
     from keras_resnet.benchmark.profile import profile_table
+    from keras_resnet.benchmark.suite import run_task
 
-    profiles = []
     for model in models:
         models_lib.check_model(model)
-        code = ("import json, sys; from keras_resnet.benchmark.profile import op_profile; "
-                f"print(json.dumps(op_profile({model!r}, batch={FLAGS.profile_batch})))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
-        profiles.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as work_dir:
+        profiles = [result for model in models for result in run_task(
+            "profile_training", {"model": model, "batch": FLAGS.profile_batch}, work_dir,
+            timeout_s=900)]
+    failed = [p for p in profiles if "error" in p]
+    if failed:
+        return 1
     print(profile_table(profiles))
     write_json(profiles, FLAGS.json)
     print(f"Wrote {FLAGS.json}")

@@ -358,8 +358,6 @@ def paired_inference(arms, *, batches, repeats):
         batches: list of int. Batch sizes.
         repeats: int. Timed pairs per batch size.
     """
-    import statistics
-
     (model, runtime, artifact), (ref_model, ref_runtime, ref_artifact) = arms
     predict = predictor(model, runtime, artifact)
     reference = predictor(ref_model, ref_runtime, ref_artifact)
@@ -379,16 +377,23 @@ def paired_inference(arms, *, batches, repeats):
                 start = time.perf_counter()
                 call(x)
                 sink.append(time.perf_counter() - start)
-        ratios = sorted(t / o for o, t in zip(ours, theirs))
         results.append({
             "kind": "paired_inference", "model": model, "runtime": runtime,
             "reference_model": ref_model, "reference_runtime": ref_runtime,
-            "batch": batch, "repeats": repeats,
-            "img_per_s": timing.summarize(ours, batch)["img_per_s"],
+            "batch": batch, "repeats": repeats, **_pair_summary(ours, theirs, batch)})
+    return results
+
+
+def _pair_summary(ours, theirs, batch):
+    """img/s of both arms and the median, min and max of the per-pair ratios, from the
+    seconds of each timed call (in pairs, in order)."""
+    import statistics
+
+    ratios = sorted(t / o for o, t in zip(ours, theirs))
+    return {"img_per_s": timing.summarize(ours, batch)["img_per_s"],
             "reference_img_per_s": timing.summarize(theirs, batch)["img_per_s"],
             "ratio": statistics.median(ratios), "ratio_min": ratios[0],
-            "ratio_max": ratios[-1], "peak_rss_mb": timing.peak_rss_mb()})
-    return results
+            "ratio_max": ratios[-1], "peak_rss_mb": timing.peak_rss_mb()}
 
 
 def paired_training(arms, *, batch, repeats):
@@ -402,8 +407,6 @@ def paired_training(arms, *, batch, repeats):
         batch: int. Global batch size.
         repeats: int. Timed pairs of steps.
     """
-    import statistics
-
     (model, mode), (ref_model, ref_mode) = arms
     nets = [_training_model(model, mode)[0], _training_model(ref_model, ref_mode)[0]]
     data = [_synthetic_batch(name, net, batch) for name, net in zip((model, ref_model), nets)]
@@ -418,15 +421,19 @@ def paired_training(arms, *, batch, repeats):
             start = time.perf_counter()
             nets[arm].train_on_batch(x, y)
             seconds[arm].append(time.perf_counter() - start)
-    ours, theirs = seconds
-    ratios = sorted(t / o for o, t in zip(ours, theirs))
     return [{"kind": "paired_training", "model": model, "runtime": mode,
              "reference_model": ref_model, "reference_runtime": ref_mode, "batch": batch,
-             "repeats": repeats, "img_per_s": timing.summarize(ours, batch)["img_per_s"],
-             "reference_img_per_s": timing.summarize(theirs, batch)["img_per_s"],
-             "ratio": statistics.median(ratios), "ratio_min": ratios[0],
-             "ratio_max": ratios[-1], "peak_rss_mb": timing.peak_rss_mb()}]
+             "repeats": repeats, **_pair_summary(*seconds, batch)}]
+
+
+def profile_training(model, *, batch, steps=2):
+    """`profile.op_profile` as a task, so that it runs in its own process (TensorFlow's
+    profiler is process-wide)."""
+    from keras_resnet.benchmark.profile import op_profile
+
+    return [op_profile(model, batch=batch, steps=steps)]
 
 
 TASKS["paired_inference"] = paired_inference
 TASKS["paired_training"] = paired_training
+TASKS["profile_training"] = profile_training

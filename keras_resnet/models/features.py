@@ -67,9 +67,9 @@ def ResNetFCN(
     """Fully convolutional segmentation (Long et al. 2015) over a dilated ResNet.
 
     The head is torchvision's FCNHead: 3x3 conv to a quarter of the backbone's
-    channels, BN (the backbone's kind and settings), ReLU, dropout, 1x1 conv to `classes`; the logits are bilinearly
-    resized back to the input size, also for inputs whose size is known only at run
-    time.
+    channels, BN (the backbone's kind and settings), ReLU, dropout, 1x1 conv to
+    `classes`; the logits are bilinearly resized back to the input size, also for
+    inputs whose size is known only at run time.
 
     Args:
         backbone: str. A registered model name. Defaults to "resnet50".

@@ -171,11 +171,14 @@ def test_settings_reject_bad_values_naming_them(overrides, message):
         Settings(**{"inference": {}, **overrides})
 
 
-def test_op_profile_shows_which_batch_norm_kernels_ran():
+def test_op_profile_shows_which_batch_norm_kernels_ran(tmp_path):
     from keras_resnet.benchmark.profile import op_profile, profile_table
+    from keras_resnet.benchmark.suite import run_task
 
-    fused, plain = (op_profile(model, batch=4, steps=1)
-                    for model in ("resnet20", "resnet20_keras_bn"))
+    # One through the worker subprocess, as `scripts/benchmark.py --profile` runs it.
+    [fused] = run_task("profile_training", {"model": "resnet20", "batch": 4, "steps": 1},
+                       str(tmp_path), timeout_s=600)
+    plain = op_profile("resnet20_keras_bn", batch=4, steps=1)
     for profile in (fused, plain):
         assert sum(op["share"] for op in profile["ops"]) == pytest.approx(1.0)
         assert any("Conv2D" in op["type"] for op in profile["ops"])
