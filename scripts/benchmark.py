@@ -4,6 +4,10 @@ the machine's GEMM ceiling. Writes JSON and a markdown table.
 
     scripts/benchmark.py --quick
     scripts/benchmark.py --json=runs/benchmark/results.json --markdown=docs/benchmarks.md
+
+Under `KERAS_BACKEND=jax` (or torch) it measures what needs no TensorFlow: predict and
+training steps of our models and keras.applications' in that backend, and the GEMM
+ceiling (on a GPU: float32 and float16, mixed-precision training, larger batches).
 """
 
 import os
@@ -42,8 +46,6 @@ flags.DEFINE_string("section", "results", "Name of the marked section of --markd
 
 def main(argv):
     del argv
-    import tensorflow as tf
-
     from keras_resnet.benchmark import (full_settings, quick_settings, run_suite, write_json,
                                         write_markdown)
 
@@ -60,8 +62,10 @@ def main(argv):
         return 0
     if FLAGS.profile:
         return _profile(FLAGS.profile)
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    settings = quick_settings(gpu) if FLAGS.quick else full_settings(gpu)
+    from keras_resnet.benchmark.tasks import accelerators, backend
+
+    gpu = bool(accelerators())
+    settings = (quick_settings if FLAGS.quick else full_settings)(gpu, backend())
     if FLAGS.batches:
         settings.batches = tuple(int(b) for b in FLAGS.batches)
     if FLAGS.measure:
@@ -71,7 +75,11 @@ def main(argv):
         if getattr(FLAGS, name) is not None:
             setattr(settings, name, getattr(FLAGS, name))
     settings.__post_init__()
-    report = run_suite(settings, work_dir=FLAGS.work_dir, log=lambda m: print(m, flush=True))
+    # Results so far go to --json after each task (as {"partial": true, ...}), so a run
+    # stopped midway keeps them; the full report replaces that file at the end.
+    report = run_suite(settings, work_dir=FLAGS.work_dir, log=lambda m: print(m, flush=True),
+                       on_result=lambda results: write_json(
+                           {"partial": True, "results": results}, FLAGS.json))
     report["command"] = " ".join(["scripts/benchmark.py"] + sys.argv[1:])
     write_json(report, FLAGS.json)
     write_markdown(report, FLAGS.markdown, command=report["command"], section=FLAGS.section)

@@ -1,4 +1,5 @@
-"""The machine's float32 GEMM ceiling, measured with three libraries in the same run."""
+"""The machine's GEMM ceiling, measured with several libraries in the same run: float32
+on the CPU, or float32 and float16 on the GPU when the active Keras backend sees one."""
 
 import time
 
@@ -33,6 +34,18 @@ def tensorflow_gflops(n=2048, repeats=3):
     return _best_rate(lambda: matmul().numpy(), n, repeats)
 
 
+def keras_gflops(n=2048, repeats=3, dtype="float32"):
+    """GFLOP/s of an n x n matmul through keras.ops on the active backend's default
+    device (the GPU where there is one)."""
+    import keras
+
+    a = keras.random.normal((n, n), seed=0, dtype=dtype)
+    b = keras.random.normal((n, n), seed=1, dtype=dtype)
+    # Reading one element back waits for the product.
+    return _best_rate(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[0, 0]),
+                      n, repeats)
+
+
 def onnxruntime_gflops(n=2048, repeats=3):
     """GFLOP/s of an n x n float32 MatMul in ONNX Runtime (CPU)."""
     import onnx
@@ -55,15 +68,35 @@ def onnxruntime_gflops(n=2048, repeats=3):
 
 
 def gemm_ceiling(n=2048, repeats=3):
-    """Best float32 GEMM rate of TensorFlow, NumPy and ONNX Runtime.
+    """The machine's GEMM ceiling.
+
+    On a CPU: the best float32 rate of the active Keras backend's library (TensorFlow,
+    or keras.ops under JAX / PyTorch), NumPy and ONNX Runtime. Where the backend sees a
+    GPU: float32 and float16 through keras.ops on the GPU ("best" and "best_half"), as
+    the GPU, not the host, runs the models (float32 matmuls may use TF32 tensor cores,
+    as the models' own do).
 
     Args:
         n: int. Matrix side. Defaults to 2048.
         repeats: int. Timed repetitions; the fastest counts. Defaults to 3.
 
     Returns:
-        dict: GFLOP/s per library ("tensorflow", "numpy", "onnxruntime") and "best".
+        dict: GFLOP/s per library, "best" (float32) and, on a GPU, "best_half", and "n".
     """
-    rates = {"tensorflow": tensorflow_gflops(n, repeats), "numpy": numpy_gflops(n, repeats),
-             "onnxruntime": onnxruntime_gflops(n, repeats)}
+    import keras
+
+    from keras_resnet.benchmark.tasks import accelerators
+
+    backend = keras.config.backend()
+    if accelerators():
+        rates = {f"{backend}_gpu_float32": keras_gflops(n, repeats),
+                 f"{backend}_gpu_float16": keras_gflops(n, repeats, "float16")}
+        return {**rates, "best": rates[f"{backend}_gpu_float32"],
+                "best_half": rates[f"{backend}_gpu_float16"], "n": n}
+    first = tensorflow_gflops if backend == "tensorflow" else keras_gflops
+    rates = {backend: first(n, repeats), "numpy": numpy_gflops(n, repeats)}
+    try:
+        rates["onnxruntime"] = onnxruntime_gflops(n, repeats)
+    except ImportError:  # the export extra is not installed
+        pass
     return {**rates, "best": max(rates.values()), "n": n}

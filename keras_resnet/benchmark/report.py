@@ -43,6 +43,17 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
+LIBRARIES = {"tensorflow": "TensorFlow", "numpy": "NumPy", "onnxruntime": "ONNX Runtime",
+             "jax": "JAX", "torch": "PyTorch"}
+
+
+def _library(key):
+    """'jax_gpu_float16' -> 'JAX GPU float16'; 'numpy' -> 'NumPy'."""
+    name, _, rest = key.partition("_")
+    words = [w for w in rest.replace("gpu", "GPU").split("_") if w]
+    return " ".join([LIBRARIES.get(name, name)] + words)
+
+
 def _speed(result):
     if result is None:
         return "-"
@@ -70,18 +81,23 @@ def markdown(report):
     out = []
     gpus = ", ".join(machine.get("gpus") or []) or "none"
     versions = ", ".join(f"{k} {v}" for k, v in machine.get("versions", {}).items() if v)
-    out.append(f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores "
+    out.append(f"Keras backend: {machine.get('backend', 'tensorflow')}. "
+               f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores "
                f"({', '.join(machine.get('isa', []))}), {machine.get('memory_gib')} GiB, "
                f"GPUs: {gpus}. {versions}. Load average (1/5/15 min) before the run "
                f"{machine.get('load_before')}, after {machine.get('load_after')}. "
                f"Wall time {report['wall_s'] / 60:.1f} min.")
     ceiling = report.get("ceiling")
     if ceiling:
-        out.append(f"\n**GEMM ceiling** ({ceiling['n']}x{ceiling['n']} float32 matmul, best "
-                   f"of 3, at the start and the end of the run): TensorFlow {_num(ceiling['tensorflow'])}, NumPy "
-                   f"{_num(ceiling['numpy'])}, ONNX Runtime {_num(ceiling['onnxruntime'])} "
-                   f"GFLOP/s; best **{_num(ceiling['best'])} GFLOP/s**. FLOPs per image = "
-                   "2 x multiply-adds (keras_resnet.count_flops); training counted as 3x "
+        rates = ", ".join(f"{_library(k)} {_num(v)}" for k, v in ceiling.items()
+                          if k not in ("kind", "model", "runtime", "n", "best", "best_half")
+                          and isinstance(v, (int, float)) and not k.endswith(("_mb", "_s")))
+        half = (f", float16 **{_num(ceiling['best_half'])} GFLOP/s** (the ceiling of the "
+                "mixed-precision rows)" if ceiling.get("best_half") else "")
+        out.append(f"\n**GEMM ceiling** ({ceiling['n']}x{ceiling['n']} matmul, best of 3, at "
+                   f"the start and the end of the run): {rates} GFLOP/s; best float32 "
+                   f"**{_num(ceiling['best'])} GFLOP/s**{half}. FLOPs per image = 2 x "
+                   "multiply-adds (keras_resnet.count_flops); training counted as 3x "
                    "forward.")
     batches = report["settings"]["batches"]
     inference = [r for r in ok if r["kind"] == "inference"]
@@ -136,14 +152,18 @@ def markdown(report):
     training = [r for r in ok if r["kind"] == "training"]
     if training:
         out.append("\n### Training step (SGD momentum 0.9, synthetic in-memory batches)\n")
+        device = any("peak_device_mb" in r for r in training)
         out.append(_table(
             ["model", "mode", "batch", "img/s (min-max)", "% ceiling",
-             "vs keras.applications default", "peak RSS MB"],
+             "vs keras.applications default", "vs keras.applications same mode",
+             "peak RSS MB"] + (["peak GPU MB"] if device else []),
             [[r["model"], r["runtime"] + (f" (steps_per_execution={r['steps_per_execution']})"
                                           if r.get("steps_per_execution", 1) > 1 else ""),
-              r["batch"], _speed(r), _num(100 * r["fraction_of_ceiling"])
-              if r.get("fraction_of_ceiling") else "-",
-              _num(r.get("ratio_vs_keras_applications"), 2), _num(r["peak_rss_mb"], 0)]
+              r["batch"], _speed(r),
+              _num(100 * r["fraction_of_ceiling"]) if r.get("fraction_of_ceiling") else "-",
+              _num(r.get("ratio_vs_keras_applications"), 2),
+              _num(r.get("ratio_same_mode"), 2), _num(r["peak_rss_mb"], 0)]
+             + ([_num(r.get("peak_device_mb"), 0)] if device else [])
              for r in training]))
     pipeline = next((r for r in ok if r["kind"] == "input_pipeline"), None)
     if pipeline:

@@ -14,9 +14,10 @@ import time
 from keras_resnet.benchmark import models as models_lib
 from keras_resnet.benchmark import timing
 from keras_resnet.benchmark.artifacts import FILES
-from keras_resnet.benchmark.tasks import INFERENCE_RUNTIMES, TF_RUNTIMES, TRAINING_MODES
+from keras_resnet.benchmark.tasks import (INFERENCE_RUNTIMES, KERAS_RUNTIMES, MIXED_MODES,
+                                          TF_RUNTIMES, TRAINING_MODES)
 
-ALL_EXPORTED = tuple(r for r in INFERENCE_RUNTIMES if r not in TF_RUNTIMES)
+ALL_EXPORTED = tuple(r for r in INFERENCE_RUNTIMES if r not in TF_RUNTIMES + KERAS_RUNTIMES)
 # The runtimes each model is measured in: the two ResNet-50s in all of them, so that
 # every ratio against keras.applications is like for like.
 FULL_RUNTIMES = {
@@ -118,9 +119,17 @@ class Settings:
             raise ValueError(f"batches must be positive integers; received {self.batches!r}.")
 
 
-def full_settings(gpu=False):
-    """The complete run (about 15 minutes on 2 CPU cores)."""
-    mixed = ("mixed_xla",) if gpu else ()
+def full_settings(gpu=False, backend="tensorflow"):
+    """The complete run (about 15 minutes on 2 CPU cores).
+
+    Args:
+        gpu: bool. A GPU is visible: adds the mixed-precision training modes.
+        backend: str. The active Keras backend; under "jax" or "torch" the run measures
+            what needs no TensorFlow (see `keras_backend_settings`).
+    """
+    if backend != "tensorflow":
+        return keras_backend_settings(backend, gpu)
+    mixed = tuple(MIXED_MODES) if gpu else ()
     return Settings(
         inference=dict(FULL_RUNTIMES),
         pairs=[[["resnet50", runtime], [models_lib.BASELINE, runtime]]
@@ -137,12 +146,16 @@ def full_settings(gpu=False):
         # Ours trained the default way against keras.applications trained the default
         # way, then the same with our model's batch norm swapped for Keras' own layer.
         training_pairs=[[["resnet50", "default"], [models_lib.BASELINE, "default"]],
-                        [["resnet50_keras_bn", "default"], [models_lib.BASELINE, "default"]]])
+                        [["resnet50_keras_bn", "default"], [models_lib.BASELINE, "default"]]],
+        ceiling_n=8192 if gpu else 2048)
 
 
-def quick_settings(gpu=False):
-    """A CI-sized run: ResNet-20 at 32x32 only, few repetitions (a few minutes on 2 cores)."""
-    mixed = ("mixed_xla",) if gpu else ()
+def quick_settings(gpu=False, backend="tensorflow"):
+    """A CI-sized run: ResNet-20 at 32x32 only, few repetitions (a few minutes on 2 cores).
+    Arguments as `full_settings`."""
+    if backend != "tensorflow":
+        return keras_backend_settings(backend, gpu, quick=True)
+    mixed = tuple(MIXED_MODES) if gpu else ()
     return Settings(
         inference={"resnet20": ("tf", "tf_xla", "savedmodel", "litert_float32", "litert_int8",
                                 "onnxruntime", "onnxruntime_int8")},
@@ -153,6 +166,49 @@ def quick_settings(gpu=False):
         training_pair_repeats=2,
         pipeline_files=16, pipeline_batches=2, ceiling_n=512, agreement_epochs=2,
         calibration_samples=4, task_timeout_s=600)
+
+
+def keras_backend_settings(backend, gpu=False, quick=False):
+    """The run under Keras' JAX or PyTorch backend: our models against keras.applications
+    in that backend's compiled predict step and training step (plus, on a GPU, mixed
+    float16 and bfloat16 training), and the GEMM ceiling. The input pipeline, exports and
+    the int8 agreement check need TensorFlow and are left to a TensorFlow run.
+
+    Args:
+        backend: str. "jax" or "torch" (the active Keras backend).
+        gpu: bool. A GPU is visible: larger batches, more repetitions and, under JAX,
+            mixed float16 and bfloat16 training.
+        quick: bool. ResNet-20 only, few repetitions.
+    """
+    if backend not in KERAS_RUNTIMES:
+        raise ValueError(f"Unknown backend={backend!r}. Allowed values: "
+                         f"{['tensorflow', *KERAS_RUNTIMES]}.")
+    # Under PyTorch, jit_compile=True is torch.compile, whose compile outlasted a 150 s
+    # run of the quick mixed-precision task on an H100: mixed modes are for JAX only.
+    mixed = tuple(MIXED_MODES) if gpu and backend == "jax" else ()
+    if quick:
+        return Settings(
+            inference={"resnet20": (backend,)}, batches=(1, 8), latency_repeats=5, repeats=2,
+            training={"resnet20": ("default",) + mixed}, train_batch=32, train_steps=2,
+            pipeline_files=0, ceiling_n=512, agreement_epochs=0, task_timeout_s=600,
+            measure=("ceiling", "inference", "training"))
+    resnet50s = ("resnet50", "resnet50_v1", models_lib.BASELINE)
+    return Settings(
+        inference={m: (backend,) for m in resnet50s + ("resnet18", "resnet20")},
+        batches=(1, 32, 256) if gpu else (1, 8, 32),
+        latency_repeats=50 if gpu else 10, repeats=20 if gpu else 3,
+        pairs=[[[m, backend], [models_lib.BASELINE, backend]] for m in RESNET50S],
+        pair_repeats=20 if gpu else 5,
+        training={m: ("default",) + mixed for m in ("resnet50", models_lib.BASELINE,
+                                                     "resnet20")},
+        # 256 images per GPU keep an H100 busy; 32 per core-starved CPU step as in
+        # the TensorFlow run.
+        train_batch=256 if gpu else 32, train_steps=10 if gpu else 2,
+        training_pairs=[[["resnet50", mode], [models_lib.BASELINE, mode]]
+                        for mode in ("default",) + mixed],
+        training_pair_repeats=10 if gpu else 6,
+        pipeline_files=0, ceiling_n=8192 if gpu else 2048, agreement_epochs=0,
+        measure=("ceiling", "inference", "paired", "training", "paired_training"))
 
 
 def _gpu_names():
@@ -166,7 +222,10 @@ def _gpu_names():
 
 def describe_machine():
     """CPU model, cores, instruction-set features, memory, GPUs and library versions."""
+    import keras
+
     info = {"platform": platform.platform(), "python": platform.python_version(),
+            "backend": keras.config.backend(),
             "cores": timing.cpu_count(), "gpus": _gpu_names(), "cpu": platform.processor()}
     try:
         with open("/proc/cpuinfo") as handle:
@@ -188,7 +247,8 @@ def describe_machine():
     from importlib import metadata
 
     versions = {}
-    for package in ("tensorflow", "keras", "onnxruntime", "ai-edge-litert", "tf2onnx", "numpy"):
+    for package in ("tensorflow", "keras", "jax", "jaxlib", "torch", "onnxruntime",
+                    "ai-edge-litert", "tf2onnx", "numpy"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -295,7 +355,7 @@ def run_task(task, args, work_dir, timeout_s, log=print):
     return results
 
 
-def run_suite(settings, work_dir=None, log=print):
+def run_suite(settings, work_dir=None, log=print, on_result=None):
     """Runs every task of `settings` and returns the full report (see `derive`).
 
     Args:
@@ -303,6 +363,9 @@ def run_suite(settings, work_dir=None, log=print):
         work_dir: str or None. Folder for generated JPEGs and exported models. Defaults
             to a temporary folder removed afterwards.
         log: callable(str). Progress messages. Defaults to print.
+        on_result: callable(list of dict) or None. Called with all results so far after
+            each task, e.g. to save them as the run goes (a run stopped midway keeps
+            what it measured).
     """
     import shutil
 
@@ -321,6 +384,8 @@ def run_suite(settings, work_dir=None, log=print):
         for index, (label, task, args) in enumerate(tasks, 1):
             log(f"[{index}/{len(tasks)}] {label}")
             results.extend(run_task(task, args, work_dir, settings.task_timeout_s, log))
+            if on_result:
+                on_result(results)
     finally:
         if owned:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -358,11 +423,18 @@ def derive(report):
         if per_image:
             factor = 3 if result["kind"] == "training" else 1
             result["gflops"] = result["img_per_s"] * 2 * per_image * factor / 1e9
-            if best:
-                result["fraction_of_ceiling"] = result["gflops"] / best
+            # Mixed-precision rows against the float16 ceiling where one was measured.
+            top = (ceiling.get("best_half") if ceiling and result["runtime"] in MIXED_MODES
+                   else None) or best
+            if top:
+                result["fraction_of_ceiling"] = result["gflops"] / top
         base_runtime = result["runtime"]
         if result["kind"] == "training":
             base_runtime = "default"
+            same = _find(results, kind="training", model=models_lib.BASELINE,
+                         runtime=result["runtime"], batch=result["batch"])
+            if same and result["model"] in RESNET50S:
+                result["ratio_same_mode"] = result["img_per_s"] / same["img_per_s"]
         baseline = _find(results, kind=result["kind"], model=models_lib.BASELINE,
                          runtime=base_runtime, batch=result["batch"])
         # Only a ResNet-50 is compared with keras.applications' ResNet-50.
@@ -394,8 +466,9 @@ def targets(report):
                      "met": None if value is None else bool(value >= goal), "note": note})
 
     batches = report["settings"]["batches"]
+    backend = report.get("machine", {}).get("backend", "tensorflow")
     for batch in batches:
-        for runtime in TF_RUNTIMES:
+        for runtime in TF_RUNTIMES if backend == "tensorflow" else (backend,):
             ours = _find(results, kind="inference", model="resnet50", runtime=runtime, batch=batch)
             add(f"ResNet-50 inference {runtime}, batch {batch}: ours / keras.applications",
                 ours and ours.get("ratio_vs_keras_applications"), 1.0,
@@ -440,10 +513,19 @@ def targets(report):
         add(f"ResNet-50 training, fastest ({fastest['runtime']}) / keras.applications default",
             fastest["img_per_s"] / baseline["img_per_s"], 1.3,
             best=fastest["img_per_s_max"] / baseline["img_per_s_max"])
+    for result in trained:
+        if result.get("ratio_same_mode") and result["runtime"] != "default":
+            add(f"ResNet-50 training {result['runtime']}: ours / keras.applications "
+                f"{result['runtime']}", result["ratio_same_mode"], 1.0,
+                "the same mode on both sides")
     for pair in [r for r in results if r.get("kind") == "paired_training"]:
         if pair["reference_model"] == models_lib.BASELINE and pair["model"] in RESNET50S:
+            # 1.3x is the target for both trained the default way; any other pair of
+            # modes must not be slower.
+            default = pair["runtime"] == pair["reference_runtime"] == "default"
             add(f"paired: ResNet-50 training, ours {pair['runtime']} / keras.applications "
-                f"{pair['reference_runtime']}, batch {pair['batch']}", pair["ratio"], 1.3,
+                f"{pair['reference_runtime']}, batch {pair['batch']}", pair["ratio"],
+                1.3 if default else 1.0,
                 "median of per-step ratios, steps alternated in one process")
     pipeline = _find(results, kind="input_pipeline")
     fastest_training = max(trained or [r for r in results if r.get("kind") == "training"

@@ -13,16 +13,40 @@ from keras_resnet.benchmark import models as models_lib
 from keras_resnet.benchmark import timing
 
 TF_RUNTIMES = ("tf", "tf_xla")
+# Keras' compiled predict step under another backend (`KERAS_BACKEND`): "jax" is
+# jax.jit (XLA), "torch" is eager PyTorch. Each needs its backend to be the active one.
+KERAS_RUNTIMES = ("jax", "torch")
 INFERENCE_RUNTIMES = TF_RUNTIMES + ("savedmodel", "litert_float32", "litert_float16",
                                     "litert_dynamic_int8", "litert_int8", "onnxruntime",
-                                    "onnxruntime_int8")
-TRAINING_MODES = ("default", "plain", "xla", "xla_spe", "mixed_xla")
+                                    "onnxruntime_int8") + KERAS_RUNTIMES
+TRAINING_MODES = ("default", "plain", "xla", "xla_spe", "mixed_xla", "bf16_xla")
+# Training modes that need an accelerator, and the dtype policy of each.
+MIXED_MODES = {"mixed_xla": "mixed_float16", "bf16_xla": "mixed_bfloat16"}
 
 
-def _gpus():
-    import tensorflow as tf
+def backend():
+    """The active Keras backend ("tensorflow", "jax", "torch")."""
+    import keras
 
-    return tf.config.list_physical_devices("GPU")
+    return keras.config.backend()
+
+
+def accelerators():
+    """The GPUs the active Keras backend sees (a list; empty on a CPU-only machine)."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.config.list_physical_devices("GPU")
+    if name == "jax":
+        import jax
+
+        return [d for d in jax.devices() if d.platform == "gpu"]
+    if name == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return []
 
 
 def _tf_predictor(model_name, jit_compile):
@@ -80,11 +104,22 @@ def _onnx_predictor(path, threads):
     return lambda x: session.run(None, {input_meta.name: x})[0]
 
 
+def _keras_predictor(model_name, runtime):
+    if backend() != runtime:
+        raise ValueError(f"runtime={runtime!r} needs KERAS_BACKEND={runtime}; the active "
+                         f"Keras backend is {backend()!r}.")
+    model = models_lib.build(model_name)
+    # predict_on_batch returns NumPy, so each call waits for the device.
+    return model.predict_on_batch
+
+
 def predictor(model_name, runtime, artifact=None, threads=None):
     """A callable x -> NumPy output for `runtime` on `model_name` (or its `artifact`)."""
     threads = threads or timing.cpu_count()
     if runtime in TF_RUNTIMES:
         return _tf_predictor(model_name, jit_compile=runtime == "tf_xla")
+    if runtime in KERAS_RUNTIMES:
+        return _keras_predictor(model_name, runtime)
     if artifact is None:
         raise ValueError(f"runtime={runtime!r} needs an exported artifact; received none.")
     if runtime == "savedmodel":
@@ -117,31 +152,40 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
         count = latency_repeats if batch == 1 else repeats
         # Two untimed calls: tracing/compilation, then allocator and thread-pool warm-up.
         stats = timing.time_calls(lambda: predict(x), batch=batch, warmup=2, repeats=count)
-        results.append({"kind": "inference", "model": model, "runtime": runtime, **stats})
+        results.append({"kind": "inference", "model": model, "runtime": runtime, **stats,
+                        **timing.device_memory()})
     return results
 
 
 def _training_model(model, mode, per_execution=1):
-    """(compiled model, strategy or None) for `training` and `paired_training`."""
+    """(compiled model, replicas) for `training` and `paired_training`. Over several
+    GPUs the model is replicated: MirroredStrategy in TensorFlow, Keras' DataParallel
+    distribution under JAX."""
     import contextlib
 
     import keras
-    import tensorflow as tf
 
     if mode not in TRAINING_MODES:
         raise ValueError(f"Unknown training mode={mode!r}. Allowed values: {list(TRAINING_MODES)}.")
-    gpus = _gpus()
-    if mode == "mixed_xla" and not gpus:
-        raise ValueError("Training mode 'mixed_xla' needs a GPU; none is visible.")
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
-    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    devices = accelerators()
+    if mode in MIXED_MODES and not devices:
+        raise ValueError(f"Training mode {mode!r} needs a GPU; none is visible.")
+    scope, replicas = contextlib.nullcontext(), 1
+    if len(devices) > 1 and backend() == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        scope, replicas = strategy.scope(), strategy.num_replicas_in_sync
+    elif len(devices) > 1 and backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        replicas = len(devices)
     with scope:
-        net = models_lib.build(model, "mixed_float16" if mode == "mixed_xla" else None)
+        net = models_lib.build(model, MIXED_MODES.get(mode))
         compile_args = {} if mode == "default" else {"jit_compile": mode != "plain"}
         net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                     loss=keras.losses.SparseCategoricalCrossentropy(),
                     steps_per_execution=per_execution, **compile_args)
-    return net, strategy
+    return net, replicas
 
 
 def _synthetic_batch(model, net, global_batch):
@@ -157,9 +201,11 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
     (the input pipeline is measured separately).
 
     Modes: "default" (Keras compile defaults: jit_compile="auto", which is no XLA on
-    CPU), "plain" (no XLA), "xla" (jit_compile=True), "xla_spe" (XLA and
-    `steps_per_execution`), "mixed_xla" (mixed_float16 + XLA, GPUs only). Under several
-    GPUs the model is replicated with MirroredStrategy and `batch` is per replica.
+    CPU in TensorFlow and XLA under JAX), "plain" (no XLA), "xla" (jit_compile=True),
+    "xla_spe" (XLA and `steps_per_execution`), "mixed_xla" (mixed_float16 + XLA) and
+    "bf16_xla" (mixed_bfloat16 + XLA), the last two on GPUs only. Under several GPUs the
+    model is replicated (see `_training_model`) and `batch` is per replica. Each step's
+    end is stamped after its loss reached the host, so the times hold on GPUs too.
 
     Args:
         model: str. A key of `models.MODELS`.
@@ -169,31 +215,40 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
         steps_per_execution: int. Defaults to 2.
     """
     import keras
-    import tensorflow as tf
 
     per_execution = steps_per_execution if mode == "xla_spe" else 1
-    net, strategy = _training_model(model, mode, per_execution)
-    replicas = strategy.num_replicas_in_sync if strategy else 1
+    net, replicas = _training_model(model, mode, per_execution)
     global_batch = batch * replicas
     x, y = _synthetic_batch(model, net, global_batch)
-    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+    else:
+        def batches():
+            while True:
+                yield x, y
+
+        dataset = batches()
 
     stamps = []
 
     class Clock(keras.callbacks.Callback):
+        # Not async-safe, so Keras hands it the logs as Python floats: the step's result
+        # has reached the host when the stamp is taken.
         def on_train_batch_end(self, batch_index, logs=None):
             stamps.append(time.perf_counter())
 
     # The first execution traces and compiles; the second warms allocators; both untimed.
     warm = 2
     net.fit(dataset, steps_per_epoch=(warm + steps) * per_execution, epochs=1, verbose=0,
-            callbacks=[Clock()])
+            shuffle=False, callbacks=[Clock()])
     seconds = [(b - a) / per_execution for a, b in zip(stamps[warm - 1:], stamps[warm:])]
     stats = timing.summarize(seconds, global_batch)
     return [{"kind": "training", "model": model, "runtime": mode, "replicas": replicas,
              "steps_per_execution": per_execution,
              "jit_compile": str(getattr(net, "jit_compile", None)),
-             **stats, "peak_rss_mb": timing.peak_rss_mb()}]
+             **stats, "peak_rss_mb": timing.peak_rss_mb(), **timing.device_memory()}]
 
 
 def input_pipeline(folder, *, batch, image_size, batches):
@@ -423,7 +478,7 @@ def paired_training(arms, *, batch, repeats):
             seconds[arm].append(time.perf_counter() - start)
     return [{"kind": "paired_training", "model": model, "runtime": mode,
              "reference_model": ref_model, "reference_runtime": ref_mode, "batch": batch,
-             "repeats": repeats, **_pair_summary(*seconds, batch)}]
+             "repeats": repeats, **_pair_summary(*seconds, batch), **timing.device_memory()}]
 
 
 def profile_training(model, *, batch, steps=2):
