@@ -146,8 +146,10 @@ def markdown(report):
         out.append("Both models built in one process and trained in turn, one "
                    "`train_on_batch` step each (SGD momentum 0.9, one synthetic batch); "
                    "ratio = median over pairs of steps of candidate img/s / reference "
-                   "img/s (min-max in brackets). `*_keras_bn`: our model with plain "
-                   "keras.layers.BatchNormalization (`fused_bn=False`).\n")
+                   "img/s (min-max in brackets)."
+                   + (" `*_keras_bn`: our model with plain keras.layers.BatchNormalization "
+                      "(`fused_bn=False`)." if any(r["model"].endswith("_keras_bn")
+                                                   for r in paired) else "") + "\n")
         out.append(_paired_table(paired))
     training = [r for r in ok if r["kind"] == "training"]
     if training:

@@ -134,6 +134,7 @@ def test_derive_computes_ratios_fractions_and_targets():
     text = markdown({**report, "machine": {}, "wall_s": 1.0})
     assert "| resnet50 | tf |" in text
     assert "| resnet50 default | keras_applications_resnet50 default | 32 | 5.0 | 4.0 | 1.25 (1.20-1.40) |" in text
+    assert "`*_keras_bn`: our model with plain" in text
 
 
 def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):

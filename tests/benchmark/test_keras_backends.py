@@ -131,3 +131,4 @@ def test_derive_on_a_gpu_run_compares_like_modes_against_like_ceilings():
     assert "JAX GPU float32 300,000.0, JAX GPU float16 500,000.0 GFLOP/s" in text
     assert "peak GPU MB" in text
     assert "| resnet50 | bf16_xla | 256 |" in text
+    assert "### Paired training" in text and "_keras_bn" not in text  # no such rows here
