@@ -67,28 +67,28 @@ def onnxruntime_gflops(n=2048, repeats=3):
     return _best_rate(lambda: session.run(None, feeds), n, repeats)
 
 
-def gemm_ceiling(n=2048, repeats=3):
+def gemm_ceiling(n=2048, repeats=3, gpu=False):
     """The machine's GEMM ceiling.
 
     On a CPU: the best float32 rate of the active Keras backend's library (TensorFlow,
-    or keras.ops under JAX / PyTorch), NumPy and ONNX Runtime. Where the backend sees a
-    GPU: float32 and float16 through keras.ops on the GPU ("best" and "best_half"), as
+    or keras.ops under JAX / PyTorch), NumPy and ONNX Runtime. With `gpu` (the backend
+    sees one): float32 and float16 through keras.ops on the GPU ("best" and "best_half"), as
     the GPU, not the host, runs the models (float32 matmuls may use TF32 tensor cores,
     as the models' own do).
 
     Args:
         n: int. Matrix side. Defaults to 2048.
         repeats: int. Timed repetitions; the fastest counts. Defaults to 3.
+        gpu: bool. Measure the backend's GPU instead of the CPU libraries. Defaults to
+            False.
 
     Returns:
         dict: GFLOP/s per library, "best" (float32) and, on a GPU, "best_half", and "n".
     """
     import keras
 
-    from keras_resnet.benchmark.tasks import accelerators
-
     backend = keras.config.backend()
-    if accelerators():
+    if gpu:
         rates = {f"{backend}_gpu_float32": keras_gflops(n, repeats),
                  f"{backend}_gpu_float16": keras_gflops(n, repeats, "float16")}
         return {**rates, "best": rates[f"{backend}_gpu_float32"],

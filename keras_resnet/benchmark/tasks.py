@@ -49,6 +49,28 @@ def accelerators():
     return []
 
 
+def device_memory():
+    """{"peak_device_mb": high-water memory of the first GPU so far, in MiB} under the
+    active Keras backend, or {} where no GPU is visible or the backend cannot say."""
+    devices = accelerators()
+    if not devices:
+        return {}
+    try:
+        if backend() == "tensorflow":
+            import tensorflow as tf
+
+            peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
+        elif backend() == "jax":
+            peak = devices[0].memory_stats()["peak_bytes_in_use"]
+        else:
+            import torch
+
+            peak = torch.cuda.max_memory_allocated(0)
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return {}
+    return {"peak_device_mb": peak / 2**20}
+
+
 def _tf_predictor(model_name, jit_compile):
     import tensorflow as tf
 
@@ -153,7 +175,7 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
         # Two untimed calls: tracing/compilation, then allocator and thread-pool warm-up.
         stats = timing.time_calls(lambda: predict(x), batch=batch, warmup=2, repeats=count)
         results.append({"kind": "inference", "model": model, "runtime": runtime, **stats,
-                        **timing.device_memory()})
+                        **device_memory()})
     return results
 
 
@@ -248,7 +270,7 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
     return [{"kind": "training", "model": model, "runtime": mode, "replicas": replicas,
              "steps_per_execution": per_execution,
              "jit_compile": str(getattr(net, "jit_compile", None)),
-             **stats, "peak_rss_mb": timing.peak_rss_mb(), **timing.device_memory()}]
+             **stats, "peak_rss_mb": timing.peak_rss_mb(), **device_memory()}]
 
 
 def input_pipeline(folder, *, batch, image_size, batches):
@@ -328,7 +350,8 @@ def ceiling(n):
     """The machine's float32 GEMM ceiling (see `ceiling.gemm_ceiling`)."""
     from keras_resnet.benchmark.ceiling import gemm_ceiling
 
-    return [{"kind": "ceiling", "model": "-", "runtime": "gemm", **gemm_ceiling(n),
+    return [{"kind": "ceiling", "model": "-", "runtime": "gemm",
+             **gemm_ceiling(n, gpu=bool(accelerators())),
              "peak_rss_mb": timing.peak_rss_mb()}]
 
 
@@ -478,7 +501,7 @@ def paired_training(arms, *, batch, repeats):
             seconds[arm].append(time.perf_counter() - start)
     return [{"kind": "paired_training", "model": model, "runtime": mode,
              "reference_model": ref_model, "reference_runtime": ref_mode, "batch": batch,
-             "repeats": repeats, **_pair_summary(*seconds, batch), **timing.device_memory()}]
+             "repeats": repeats, **_pair_summary(*seconds, batch), **device_memory()}]
 
 
 def profile_training(model, *, batch, steps=2):

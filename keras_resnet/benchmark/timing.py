@@ -65,35 +65,3 @@ def time_calls(fn, *, batch, warmup=1, repeats=5):
         seconds.append(time.perf_counter() - start)
     return {**summarize(seconds, batch), "peak_rss_mb": peak_rss_mb()}
 
-
-def device_memory():
-    """{"peak_device_mb": high-water memory of the first GPU so far, in MiB} under the
-    active Keras backend, or {} where no GPU is visible or the backend cannot say."""
-    import keras
-
-    name = keras.config.backend()
-    try:
-        if name == "tensorflow":
-            import tensorflow as tf
-
-            if not tf.config.list_physical_devices("GPU"):
-                return {}
-            peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
-        elif name == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            if not gpus:
-                return {}
-            peak = gpus[0].memory_stats()["peak_bytes_in_use"]
-        elif name == "torch":
-            import torch
-
-            if not torch.cuda.is_available():
-                return {}
-            peak = torch.cuda.max_memory_allocated(0)
-        else:
-            return {}
-    except (KeyError, TypeError, ValueError, RuntimeError):
-        return {}
-    return {"peak_device_mb": peak / 2**20}
