@@ -198,3 +198,32 @@ def test_op_profile_shows_which_batch_norm_kernels_ran(tmp_path):
     table = profile_table([fused, plain])
     assert table.startswith("| op type | resnet20 | resnet20_keras_bn |")
     assert "| **all, per step** |" in table
+
+
+_TWO_DEVICE_TRAINING = """
+import json
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_resnet.benchmark import tasks
+# Two logical CPUs stand in for two GPUs: the same MirroredStrategy path.
+tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
+print(json.dumps(tasks.training("resnet20", "plain", batch=4, steps=2)))
+"""
+
+
+@pytest.mark.slow
+def test_training_replicates_over_several_devices_in_tensorflow():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.run([sys.executable, "-c", _TWO_DEVICE_TRAINING], cwd=root,
+                             env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+                             capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-3000:]
+    (result,) = json.loads(process.stdout.strip().splitlines()[-1])
+    # batch is per replica: two replicas train on 8 images a step.
+    assert (result["replicas"], result["batch"], result["repeats"]) == (2, 8, 2)
+    assert math.isfinite(result["img_per_s"]) and result["img_per_s"] > 0
