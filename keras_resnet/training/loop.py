@@ -83,7 +83,8 @@ class TrainConfig:
             its peers; a worker that died then fails the others with `WorkerLost`
             instead of leaving them waiting forever. 0 or None = no limit.
         mixed_precision: str. "float32", "float16" or "bfloat16".
-        jit_compile: bool or "auto". XLA compilation.
+        jit_compile: bool or "auto". XLA compilation. True over several devices in one
+            process is refused (see `check_jit_compile`).
         steps_per_execution: int.
         max_steps_per_epoch: int or None. Caps the steps of an epoch (quick runs).
         output_dir: str. Where logs, metrics, checkpoints and the model go.
@@ -185,6 +186,22 @@ def validate(config):
                          f"learning_rate={config.learning_rate}.")
 
 
+def check_jit_compile(config, strategy):
+    """Rejects jit_compile=True over several devices of one process (MirroredStrategy):
+    Keras 3 compiles the replicated step as one XLA computation, which cannot use
+    variables on several devices (keras-team/keras#18145)."""
+    replicated = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if config.jit_compile is not True or not isinstance(strategy, replicated):
+        return
+    devices = len(strategy.extended.worker_devices)
+    if devices > 1:
+        raise ValueError(
+            f"jit_compile=True cannot be combined with strategy={config.strategy!r} over "
+            f"{devices} devices: Keras compiles the replicated step as one XLA computation, "
+            "which cannot use variables on several devices. Allowed there: "
+            "jit_compile=False or 'auto' (Keras then turns XLA off), or one device.")
+
+
 def prepare_output_dir(path):
     """Creates `path` and proves it is writable, before any training starts."""
     try:
@@ -221,11 +238,12 @@ def train_and_evaluate(config):
     validate(config)
     start = time.time()
     chief = strategies.is_chief()
+    strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
+                                        collective_timeout=config.collective_timeout)
+    check_jit_compile(config, strategy)
     output_dir = prepare_output_dir(config.output_dir)
     # Non-chief workers run the same callbacks but write to a scratch copy.
     work_dir = output_dir if chief else tempfile.mkdtemp(prefix="worker_", dir=output_dir)
-    strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
-                                        collective_timeout=config.collective_timeout)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -78,6 +78,22 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert LAST_LINE.match(output.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
+def test_xla_over_two_devices_fails_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.run(
+        [sys.executable, SCRIPT, "--strategy=mirrored", "--cpu_devices=2", "--jit_compile",
+         "--epochs=1", f"--output_dir={out}", *QUICK],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)
+    assert process.returncode != 0
+    # The named setting and what is allowed, not XLA's "Trying to access resource ...
+    # located in device" from the middle of the first step.
+    assert ("jit_compile=True cannot be combined with strategy='mirrored' over 2 devices"
+            in process.stderr), process.stderr[-3000:]
+    assert "Trying to access resource" not in process.stderr
+    assert not out.exists()
+
+
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
