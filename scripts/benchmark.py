@@ -64,8 +64,8 @@ def main(argv):
         return _profile(FLAGS.profile)
     from keras_resnet.benchmark.tasks import accelerators, backend
 
-    gpu = bool(accelerators())
-    settings = (quick_settings if FLAGS.quick else full_settings)(gpu, backend())
+    settings = (quick_settings if FLAGS.quick else full_settings)(len(accelerators()),
+                                                                  backend())
     if FLAGS.batches:
         settings.batches = tuple(int(b) for b in FLAGS.batches)
     if FLAGS.measure:

@@ -119,17 +119,28 @@ class Settings:
             raise ValueError(f"batches must be positive integers; received {self.batches!r}.")
 
 
+def _tf_training_modes(gpus):
+    """(XLA modes, mixed-precision modes) of TensorFlow training on `gpus` GPUs: over
+    several, MirroredStrategy replicates the model and Keras cannot jit-compile its step,
+    so there are no XLA modes and mixed precision runs without XLA."""
+    if gpus > 1:
+        return (), ("mixed", "bf16")
+    return ("xla",), (("mixed_xla", "bf16_xla") if gpus else ())
+
+
 def full_settings(gpu=False, backend="tensorflow"):
     """The complete run (about 15 minutes on 2 CPU cores).
 
     Args:
-        gpu: bool. A GPU is visible: adds the mixed-precision training modes.
+        gpu: bool or int. GPUs visible (True counts as one): adds the mixed-precision
+            training modes; over several, TensorFlow's modes drop XLA.
         backend: str. The active Keras backend; under "jax" or "torch" the run measures
             what needs no TensorFlow (see `keras_backend_settings`).
     """
     if backend != "tensorflow":
-        return keras_backend_settings(backend, gpu)
-    mixed = tuple(MIXED_MODES) if gpu else ()
+        return keras_backend_settings(backend, bool(gpu))
+    xla, mixed = _tf_training_modes(int(gpu))
+    xla_spe = ("xla_spe",) if xla else ()
     return Settings(
         inference=dict(FULL_RUNTIMES),
         pairs=[[["resnet50", runtime], [models_lib.BASELINE, runtime]]
@@ -140,9 +151,9 @@ def full_settings(gpu=False, backend="tensorflow"):
            for runtime in OURS_VS_BASELINE]
         + [[["resnet50", int8], ["resnet50", "litert_float32"]]
            for int8 in ("litert_int8", "onnxruntime_int8")],
-        training={"resnet50": ("plain", "xla", "xla_spe") + mixed,
-                  "keras_applications_resnet50": ("default", "xla") + mixed,
-                  "resnet20": ("plain", "xla", "xla_spe") + mixed},
+        training={"resnet50": ("plain",) + xla + xla_spe + mixed,
+                  "keras_applications_resnet50": ("default",) + xla + mixed,
+                  "resnet20": ("plain",) + xla + xla_spe + mixed},
         # Ours trained the default way against keras.applications trained the default
         # way; then keras.applications' own architecture (v1: the same arithmetic) built
         # by us; then ours with its batch norm swapped for Keras' own layer.
@@ -155,14 +166,14 @@ def quick_settings(gpu=False, backend="tensorflow"):
     """A CI-sized run: ResNet-20 at 32x32 only, few repetitions (a few minutes on 2 cores).
     Arguments as `full_settings`."""
     if backend != "tensorflow":
-        return keras_backend_settings(backend, gpu, quick=True)
-    mixed = tuple(MIXED_MODES) if gpu else ()
+        return keras_backend_settings(backend, bool(gpu), quick=True)
+    xla, mixed = _tf_training_modes(int(gpu))
     return Settings(
         inference={"resnet20": ("tf", "tf_xla", "savedmodel", "litert_float32", "litert_int8",
                                 "onnxruntime", "onnxruntime_int8")},
         batches=(1, 8), latency_repeats=5, repeats=2,
         pairs=[[["resnet20", "litert_int8"], ["resnet20", "litert_float32"]]], pair_repeats=3,
-        training={"resnet20": ("plain", "xla") + mixed}, train_batch=32, train_steps=2,
+        training={"resnet20": ("plain",) + xla + mixed}, train_batch=32, train_steps=2,
         training_pairs=[[["resnet20", "default"], ["resnet20_keras_bn", "default"]]],
         training_pair_repeats=2,
         pipeline_files=16, pipeline_batches=2, ceiling_n=512, agreement_epochs=2,
@@ -186,7 +197,7 @@ def keras_backend_settings(backend, gpu=False, quick=False):
                          f"{['tensorflow', *KERAS_RUNTIMES]}.")
     # Under PyTorch, jit_compile=True is torch.compile, whose compile outlasted a 150 s
     # run of the quick mixed-precision task on an H100: mixed modes are for JAX only.
-    mixed = tuple(MIXED_MODES) if gpu and backend == "jax" else ()
+    mixed = ("mixed_xla", "bf16_xla") if gpu and backend == "jax" else ()
     if quick:
         return Settings(
             inference={"resnet20": (backend,)}, batches=(1, 8), latency_repeats=5, repeats=2,

@@ -19,9 +19,13 @@ KERAS_RUNTIMES = ("jax", "torch")
 INFERENCE_RUNTIMES = TF_RUNTIMES + ("savedmodel", "litert_float32", "litert_float16",
                                     "litert_dynamic_int8", "litert_int8", "onnxruntime",
                                     "onnxruntime_int8") + KERAS_RUNTIMES
-TRAINING_MODES = ("default", "plain", "xla", "xla_spe", "mixed_xla", "bf16_xla")
+TRAINING_MODES = ("default", "plain", "xla", "xla_spe", "mixed", "bf16", "mixed_xla",
+                  "bf16_xla")
+# Training modes that compile the whole step with XLA (jit_compile=True).
+XLA_MODES = ("xla", "xla_spe", "mixed_xla", "bf16_xla")
 # Training modes that need an accelerator, and the dtype policy of each.
-MIXED_MODES = {"mixed_xla": "mixed_float16", "bf16_xla": "mixed_bfloat16"}
+MIXED_MODES = {"mixed": "mixed_float16", "bf16": "mixed_bfloat16",
+               "mixed_xla": "mixed_float16", "bf16_xla": "mixed_bfloat16"}
 
 
 def backend():
@@ -192,6 +196,14 @@ def _training_model(model, mode, per_execution=1):
     devices = accelerators()
     if mode in MIXED_MODES and not devices:
         raise ValueError(f"Training mode {mode!r} needs a GPU; none is visible.")
+    if mode in XLA_MODES and len(devices) > 1 and backend() == "tensorflow":
+        # Keras 3 puts MirroredStrategy's per-replica step inside the jit-compiled
+        # function, and one XLA computation cannot use variables on several devices
+        # (keras-team/keras#18145; with "auto" Keras turns XLA off under tf.distribute).
+        raise ValueError(
+            f"Training mode {mode!r} compiles the whole step with XLA, which Keras cannot "
+            f"do over MirroredStrategy replicas on {len(devices)} devices. Allowed values "
+            f"with several devices: {[m for m in TRAINING_MODES if m not in XLA_MODES]}.")
     scope, replicas = contextlib.nullcontext(), 1
     if len(devices) > 1 and backend() == "tensorflow":
         import tensorflow as tf
@@ -203,7 +215,7 @@ def _training_model(model, mode, per_execution=1):
         replicas = len(devices)
     with scope:
         net = models_lib.build(model, MIXED_MODES.get(mode))
-        compile_args = {} if mode == "default" else {"jit_compile": mode != "plain"}
+        compile_args = {} if mode == "default" else {"jit_compile": mode in XLA_MODES}
         net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                     loss=keras.losses.SparseCategoricalCrossentropy(),
                     steps_per_execution=per_execution, **compile_args)
@@ -224,10 +236,12 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
 
     Modes: "default" (Keras compile defaults: jit_compile="auto", which is no XLA on
     CPU in TensorFlow and XLA under JAX), "plain" (no XLA), "xla" (jit_compile=True),
-    "xla_spe" (XLA and `steps_per_execution`), "mixed_xla" (mixed_float16 + XLA) and
-    "bf16_xla" (mixed_bfloat16 + XLA), the last two on GPUs only. Under several GPUs the
-    model is replicated (see `_training_model`) and `batch` is per replica. Each step's
-    end is stamped after its loss reached the host, so the times hold on GPUs too.
+    "xla_spe" (XLA and `steps_per_execution`), "mixed" and "bf16" (mixed_float16 and
+    mixed_bfloat16, no XLA), "mixed_xla" and "bf16_xla" (the same with XLA); the mixed
+    modes on GPUs only. Under several GPUs the model is replicated (see
+    `_training_model`), `batch` is per replica, and in TensorFlow the XLA modes raise a
+    ValueError (Keras cannot jit-compile a step over MirroredStrategy replicas). Each
+    step's end is stamped after its loss reached the host, so the times hold on GPUs too.
 
     Args:
         model: str. A key of `models.MODELS`.

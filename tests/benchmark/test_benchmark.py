@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from keras_resnet.benchmark import (Settings, derive, markdown, plan, quick_settings,
-                                    run_suite, write_json, write_markdown)
+from keras_resnet.benchmark import (Settings, derive, full_settings, markdown, plan,
+                                    quick_settings, run_suite, write_json, write_markdown)
 from keras_resnet.benchmark.report import BEGIN, END
 from keras_resnet.benchmark.timing import summarize
 
@@ -208,7 +208,13 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from keras_resnet.benchmark import tasks
 # Two logical CPUs stand in for two GPUs: the same MirroredStrategy path.
 tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
-print(json.dumps(tasks.training("resnet20", "plain", batch=4, steps=2)))
+results = tasks.training("resnet20", "plain", batch=4, steps=2)
+results += tasks.training("resnet20", "mixed", batch=4, steps=2)
+try:
+    tasks.training("resnet20", "xla", batch=4, steps=2)
+except ValueError as error:
+    results.append({"error": str(error)})
+print(json.dumps(results))
 """
 
 
@@ -223,7 +229,22 @@ def test_training_replicates_over_several_devices_in_tensorflow():
                              env={**os.environ, "KERAS_BACKEND": "tensorflow"},
                              capture_output=True, text=True, timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
-    (result,) = json.loads(process.stdout.strip().splitlines()[-1])
-    # batch is per replica: two replicas train on 8 images a step.
-    assert (result["replicas"], result["batch"], result["repeats"]) == (2, 8, 2)
-    assert math.isfinite(result["img_per_s"]) and result["img_per_s"] > 0
+    plain, mixed, xla = json.loads(process.stdout.strip().splitlines()[-1])
+    for result in (plain, mixed):
+        # batch is per replica: two replicas train on 8 images a step.
+        assert (result["replicas"], result["batch"], result["repeats"]) == (2, 8, 2)
+        assert math.isfinite(result["img_per_s"]) and result["img_per_s"] > 0
+        assert result["jit_compile"] == "False"
+    # Keras cannot jit-compile a step over MirroredStrategy replicas: a clear error,
+    # not XLA's "Trying to access resource ... located in device" mid-run.
+    assert "Training mode 'xla' compiles the whole step with XLA" in xla["error"]
+    assert "'mixed', 'bf16'" in xla["error"]
+
+
+def test_tensorflow_plans_over_several_gpus_drop_the_xla_modes():
+    one, two = full_settings(1), full_settings(2)
+    assert one.training["resnet50"] == ("plain", "xla", "xla_spe", "mixed_xla", "bf16_xla")
+    assert two.training["resnet50"] == ("plain", "mixed", "bf16")
+    assert two.training["keras_applications_resnet50"] == ("default", "mixed", "bf16")
+    assert quick_settings(2).training["resnet20"] == ("plain", "mixed", "bf16")
+    assert full_settings(0).training["resnet20"] == ("plain", "xla", "xla_spe")
