@@ -284,6 +284,7 @@ def training(model, mode, *, batch, steps, steps_per_execution=2):
     return [{"kind": "training", "model": model, "runtime": mode, "replicas": replicas,
              "steps_per_execution": per_execution,
              "jit_compile": str(getattr(net, "jit_compile", None)),
+             "dtype_policy": net.dtype_policy.name,
              **stats, "peak_rss_mb": timing.peak_rss_mb(), **device_memory()}]
 
 

@@ -3,6 +3,9 @@ figure positive, ratios and targets derived correctly. No timing assertions."""
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -218,27 +221,51 @@ print(json.dumps(results))
 """
 
 
-@pytest.mark.slow
-def test_training_replicates_over_several_devices_in_tensorflow():
-    import os
-    import subprocess
-    import sys
-
+def _python_json(code):
+    """The JSON that `code` prints last, run by a fresh TensorFlow-backend Python (device
+    layouts must be set before TensorFlow starts)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    process = subprocess.run([sys.executable, "-c", _TWO_DEVICE_TRAINING], cwd=root,
+    process = subprocess.run([sys.executable, "-c", code], cwd=root,
                              env={**os.environ, "KERAS_BACKEND": "tensorflow"},
                              capture_output=True, text=True, timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
-    plain, mixed, xla = json.loads(process.stdout.strip().splitlines()[-1])
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_training_replicates_over_several_devices_in_tensorflow():
+    plain, mixed, xla = _python_json(_TWO_DEVICE_TRAINING)
     for result in (plain, mixed):
         # batch is per replica: two replicas train on 8 images a step.
         assert (result["replicas"], result["batch"], result["repeats"]) == (2, 8, 2)
         assert math.isfinite(result["img_per_s"]) and result["img_per_s"] > 0
         assert result["jit_compile"] == "False"
+    assert (plain["dtype_policy"], mixed["dtype_policy"]) == ("float32", "mixed_float16")
     # Keras cannot jit-compile a step over MirroredStrategy replicas: a clear error,
     # not XLA's "Trying to access resource ... located in device" mid-run.
     assert "Training mode 'xla' compiles the whole step with XLA" in xla["error"]
     assert "'mixed', 'bf16'" in xla["error"]
+
+
+_ONE_DEVICE_MIXED_TRAINING = """
+import json
+import tensorflow as tf
+from keras_resnet.benchmark import tasks
+# One CPU stands in for one GPU: no strategy, mixed precision with XLA.
+tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
+print(json.dumps([tasks.training("resnet20", mode, batch=4, steps=2)[0]
+                  for mode in ("mixed_xla", "bf16_xla")]))
+"""
+
+
+@pytest.mark.slow
+def test_mixed_precision_xla_modes_train_on_one_device_in_tensorflow():
+    float16, bfloat16 = _python_json(_ONE_DEVICE_MIXED_TRAINING)
+    assert (float16["dtype_policy"], bfloat16["dtype_policy"]) == ("mixed_float16",
+                                                                   "mixed_bfloat16")
+    for result in (float16, bfloat16):
+        assert (result["replicas"], result["batch"], result["jit_compile"]) == (1, 4, "True")
+        assert math.isfinite(result["img_per_s"]) and result["img_per_s"] > 0
 
 
 def test_tensorflow_plans_over_several_gpus_drop_the_xla_modes():
