@@ -31,6 +31,10 @@ flags.DEFINE_integer("train_steps", None, "Timed training executions.")
 flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
 flags.DEFINE_list("measure", None, "Parts to run (default all): ceiling, pipeline, "
                   "inference, paired, training, paired_training, agreement.")
+flags.DEFINE_list("models", None, "Only these benchmark models, and the pairs of two of "
+                  "them (e.g. resnet50,keras_hub_resnet50).")
+flags.DEFINE_integer("pair_repeats", None, "Timed pairs of calls per batch of each paired "
+                     "inference comparison. Default 5 (quick: 3).")
 flags.DEFINE_integer("training_pair_repeats", None, "Timed pairs of steps of each paired "
                      "training comparison. Default 6 (quick: 2).")
 flags.DEFINE_string("from_json", None, "Re-derive and re-render a saved JSON report "
@@ -70,8 +74,10 @@ def main(argv):
         settings.batches = tuple(int(b) for b in FLAGS.batches)
     if FLAGS.measure:
         settings.measure = tuple(FLAGS.measure)
+    if FLAGS.models:
+        settings = settings.only(FLAGS.models)
     for name in ("repeats", "latency_repeats", "train_steps", "train_batch",
-                 "training_pair_repeats"):
+                 "pair_repeats", "training_pair_repeats"):
         if getattr(FLAGS, name) is not None:
             setattr(settings, name, getattr(FLAGS, name))
     settings.__post_init__()

@@ -1,5 +1,8 @@
-"""The models compared: ours from the registry, and keras.applications.ResNet50 as the
-in-run baseline. Weights are random: speed does not depend on their values."""
+"""The models compared: ours from the registry, keras.applications.ResNet50 as the
+in-run baseline, and keras-hub's ResNet-50 (the `peers` extra) as the like-for-like
+peer. Weights are random: speed does not depend on their values."""
+
+import importlib.util
 
 MODELS = {
     # key: (builder, input side)
@@ -14,15 +17,41 @@ MODELS = {
     # (fused_bn=False): isolates what the fused training kernel gives.
     "resnet50_keras_bn": ("keras_resnet", 224),
     "resnet20_keras_bn": ("keras_resnet", 32),
+    # keras-hub's ResNetImageClassifier with ResNet-50's config: v1.5 with explicit
+    # padding, as ours, so the same parameters and multiply-adds.
+    "keras_hub_resnet50": ("keras_hub", 224),
 }
 KERAS_BN_SUFFIX = "_keras_bn"
 BASELINE = "keras_applications_resnet50"
+KERAS_HUB = "keras_hub_resnet50"
 
 
 def check_model(name):
     if name not in MODELS:
         raise ValueError(f"Unknown benchmark model={name!r}. Allowed values: {list(MODELS)}.")
     return name
+
+
+def available(name):
+    """Whether the package that builds model `name` is installed (keras-hub is optional:
+    `pip install keras-resnet[peers]`)."""
+    return MODELS[check_model(name)][0] != "keras_hub" or bool(
+        importlib.util.find_spec("keras_hub"))
+
+
+def _keras_hub_resnet50():
+    try:
+        import keras_hub
+    except ImportError as error:
+        raise ImportError(f"Benchmark model {KERAS_HUB!r} needs keras-hub ({error}). "
+                          "Install it with: pip install 'keras-resnet[peers]'.") from None
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512], stackwise_num_blocks=[3, 4, 6, 3],
+        stackwise_num_strides=[1, 2, 2, 2], block_type="bottleneck_block",
+        use_pre_activation=False, image_shape=(224, 224, 3))
+    return keras_hub.models.ResNetImageClassifier(backbone=backbone, num_classes=1000,
+                                                  activation="softmax")
 
 
 def input_size(name):
@@ -47,6 +76,8 @@ def build(name, dtype_policy=None):
     try:
         if name == BASELINE:
             return keras.applications.ResNet50(weights=None)
+        if name == KERAS_HUB:
+            return _keras_hub_resnet50()
         import keras_resnet
 
         if name.endswith(KERAS_BN_SUFFIX):

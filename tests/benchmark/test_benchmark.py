@@ -275,3 +275,62 @@ def test_tensorflow_plans_over_several_gpus_drop_the_xla_modes():
     assert two.training["keras_applications_resnet50"] == ("default", "mixed", "bf16")
     assert quick_settings(2).training["resnet20"] == ("plain", "mixed", "bf16")
     assert full_settings(0).training["resnet20"] == ("plain", "xla", "xla_spe")
+
+
+@pytest.mark.slow
+def test_keras_hub_peer_is_our_resnet50_architecture_and_known_macs_hold():
+    import keras_resnet
+    from keras_resnet.benchmark import models
+    from keras_resnet.benchmark.suite import known_macs
+
+    ours, peer = models.build("resnet50"), models.build(models.KERAS_HUB)
+    assert peer.count_params() == ours.count_params() == 25_610_152  # incl. BN statistics
+    assert peer.output_shape == ours.output_shape == (None, 1000)
+    for name, net in (("resnet50", ours), (models.KERAS_HUB, peer)):
+        assert keras_resnet.count_flops(net) == known_macs()[name]
+
+
+def test_keras_hub_pairs_are_planned_only_when_it_is_installed(monkeypatch):
+    from keras_resnet.benchmark import models
+
+    hub = ["keras_hub_resnet50", "default"]
+    assert models.available(models.KERAS_HUB)  # part of the test environment ([all])
+    assert [["resnet50", "default"], hub] in full_settings().training_pairs
+    assert [["resnet50", "tf"], ["keras_hub_resnet50", "tf"]] in full_settings().pairs
+    monkeypatch.setattr(models, "available", lambda name: False)
+    assert hub not in [pair[1] for pair in full_settings().training_pairs]
+    assert not [p for p in full_settings(1, "jax").pairs if p[1][0] == models.KERAS_HUB]
+
+
+def test_a_missing_keras_hub_names_the_extra(monkeypatch):
+    from keras_resnet.benchmark import models
+
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # import keras_hub fails
+    with pytest.raises(ImportError, match=r"keras_hub_resnet50.*keras-resnet\[peers\]"):
+        models.build(models.KERAS_HUB)
+
+
+def test_keras_hub_training_pair_is_held_to_parity_and_named():
+    pair = {"kind": "paired_training", "model": "resnet50", "runtime": "default",
+            "reference_model": "keras_hub_resnet50", "reference_runtime": "default",
+            "batch": 32, "ratio": 1.29, "ratio_min": 1.1, "ratio_max": 1.5,
+            "img_per_s": 6.0, "reference_img_per_s": 4.6}
+    report = derive({"settings": {"batches": [32]}, "results": [pair]})
+    (row,) = [t for t in report["targets"] if t["target"].startswith("paired: ResNet-50")]
+    assert row["target"] == ("paired: ResNet-50 training, ours default / keras-hub default, "
+                             "batch 32")
+    assert (row["goal"], row["met"]) == (1.0, True)
+
+
+def test_only_keeps_the_named_models_and_their_pairs():
+    settings = full_settings().only(["resnet50", "keras_hub_resnet50"])
+    assert set(settings.inference) == {"resnet50"}
+    assert set(settings.training) == {"resnet50"}
+    # Ours' int8 against ours' float32 stays: both arms are resnet50.
+    assert settings.pairs == [[["resnet50", r], ["resnet50", "litert_float32"]]
+                              for r in ("litert_int8", "onnxruntime_int8")] + [
+        [["resnet50", r], ["keras_hub_resnet50", r]] for r in ("tf", "tf_xla")]
+    assert settings.training_pairs == [[["resnet50", "default"],
+                                        ["keras_hub_resnet50", "default"]]]
+    with pytest.raises(ValueError, match="model='resnet5'"):
+        full_settings().only(["resnet5"])
