@@ -66,8 +66,10 @@ def test_a_keras_runtime_needs_its_backend():
 def test_keras_backend_plans_measure_only_what_needs_no_tensorflow(tmp_path):
     jax_gpu = keras_backend_settings("jax", gpu=True)
     assert jax_gpu.training["resnet50"] == ("default", "mixed_xla", "bf16_xla")
-    assert [pair[0][1] for pair in jax_gpu.training_pairs] == ["default", "mixed_xla",
-                                                               "bf16_xla"]
+    # Against keras.applications, then keras-hub (installed in the test environment).
+    assert [(pair[0][1], pair[1][0]) for pair in jax_gpu.training_pairs] == [
+        (mode, peer) for peer in ("keras_applications_resnet50", "keras_hub_resnet50")
+        for mode in ("default", "mixed_xla", "bf16_xla")]
     assert jax_gpu.batches == (1, 32, 256) and jax_gpu.ceiling_n == 8192
     labels = [label for label, _, _ in plan(jax_gpu, str(tmp_path))]
     assert not [label for label in labels
