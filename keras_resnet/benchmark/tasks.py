@@ -196,7 +196,8 @@ def _training_model(model, mode, per_execution=1):
     devices = accelerators()
     if mode in MIXED_MODES and not devices:
         raise ValueError(f"Training mode {mode!r} needs a GPU; none is visible.")
-    if mode in XLA_MODES and len(devices) > 1 and backend() == "tensorflow":
+    mirrored = len(devices) > 1 and backend() == "tensorflow"
+    if mode in XLA_MODES and mirrored:
         # Keras 3 puts MirroredStrategy's per-replica step inside the jit-compiled
         # function, and one XLA computation cannot use variables on several devices
         # (keras-team/keras#18145; with "auto" Keras turns XLA off under tf.distribute).
@@ -205,7 +206,7 @@ def _training_model(model, mode, per_execution=1):
             f"do over MirroredStrategy replicas on {len(devices)} devices. Allowed values "
             f"with several devices: {[m for m in TRAINING_MODES if m not in XLA_MODES]}.")
     scope, replicas = contextlib.nullcontext(), 1
-    if len(devices) > 1 and backend() == "tensorflow":
+    if mirrored:
         import tensorflow as tf
 
         strategy = tf.distribute.MirroredStrategy()

@@ -64,4 +64,3 @@ def time_calls(fn, *, batch, warmup=1, repeats=5):
         fn()
         seconds.append(time.perf_counter() - start)
     return {**summarize(seconds, batch), "peak_rss_mb": peak_rss_mb()}
-
