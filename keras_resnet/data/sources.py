@@ -5,9 +5,11 @@ A source is one of:
 - "digits": scikit-learn's handwritten digits (1,797 8x8 grayscale images shipped inside
   the scikit-learn package), so training works on a fresh machine with no download.
 - a tensorflow-datasets name ("cifar10", "imagenet2012", ...), read from `data_dir`.
-- "folder:PATH": one subfolder per class. PATH/train and PATH/val (or validation, test)
-  are used as splits when present; otherwise a deterministic hash of each file name
-  holds out `holdout_fraction` of the files.
+- "folder:PATH": one subfolder per class (the layout of torchvision's `ImageFolder` and
+  Keras' `image_dataset_from_directory`). PATH/train and PATH/val (or validation, test)
+  are used as splits when present; PATH/train alone, or class folders alone, hold out
+  `holdout_fraction` of the files by a deterministic hash of each file name. Hidden
+  entries (".ipynb_checkpoints", "._x.jpg") and "__MACOSX" are ignored, never classes.
 - "tfrecord:GLOB": the ImageNet TFRecord layout of TF Model Garden and NVIDIA
   (`image/encoded` JPEG/PNG bytes, `image/class/label` int64). The held-out split is the
   same glob with "train" replaced by "validation" unless `eval_spec` names one.
@@ -24,10 +26,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# What `decode_image` (tf.io.decode_image) reads: the one list of image file types.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 DIGITS = "digits"
 KINDS = ("digits", "<tfds name>", "folder:PATH", "tfrecord:GLOB")
 EVAL_SPLIT_DIRS = ("val", "validation", "test")
+SPLIT_DIRS = ("train",) + EVAL_SPLIT_DIRS
 
 
 @dataclasses.dataclass
@@ -75,7 +79,7 @@ class Source:
 
 
 def decode_image(raw, channels=3):
-    """Decodes JPEG/PNG/BMP/GIF bytes to uint8 (H, W, channels)."""
+    """Decodes JPEG/PNG/BMP/GIF/WebP bytes to uint8 (H, W, channels)."""
     image = tf.io.decode_image(raw, channels=channels, expand_animations=False)
     image.set_shape([None, None, channels])
     return image
@@ -214,14 +218,38 @@ def _folder(spec, split, holdout_fraction):
     if not os.path.isdir(root):
         raise ValueError(f"dataset={spec!r}: {root!r} is not a directory. Provide a folder "
                          "with one subfolder of images per class.")
-    split_dirs = [d for d in ("train",) + EVAL_SPLIT_DIRS if os.path.isdir(os.path.join(root, d))]
-    if "train" in split_dirs and len(split_dirs) > 1:
-        class_names = _class_dirs(os.path.join(root, "train"), spec)
-        base = os.path.join(root, "train" if split == "train" else split_dirs[1])
-        files, labels = _list_images(base, class_names)
+    entries = _subdirs(root)
+    split_dirs = [d for d in SPLIT_DIRS if d in entries]
+    if split_dirs:
+        others = [d for d in entries if d not in SPLIT_DIRS]
+        if others or "train" not in split_dirs:
+            raise ValueError(
+                f"dataset={spec!r}: {root!r} mixes split folders {split_dirs} with "
+                f"{others or 'no train/'}. Use either PATH/train/<class>/ (with an optional "
+                f"PATH/val/<class>/; held-out names: {list(EVAL_SPLIT_DIRS)}) or "
+                "PATH/<class>/ alone.")
+        train_root = os.path.join(root, "train")
+        class_names = _class_dirs(train_root, spec)
+        held_out = [d for d in split_dirs if d != "train"]
+        if held_out:
+            base = train_root if split == "train" else os.path.join(root, held_out[0])
+            if split == "eval":
+                extra = sorted(set(_subdirs(base)) - set(class_names))
+                if extra:
+                    raise ValueError(
+                        f"dataset={spec!r}: the held-out folder {base!r} has classes the "
+                        f"training folder lacks: {extra[:5]}. Held-out classes must be "
+                        f"among the training classes {class_names[:10]}.")
+            files, labels = _list_images(base, class_names)
+            by_hash = False
+        else:
+            files, labels = _list_images(train_root, class_names)
+            by_hash = True
     else:
         class_names = _class_dirs(root, spec)
         files, labels = _list_images(root, class_names)
+        by_hash = True
+    if by_hash:
         # A stable hash of the relative path decides the split: the same on every run,
         # machine and worker, and unchanged when files are added.
         held = [_hash_fraction(os.path.relpath(f, root)) < holdout_fraction for f in files]
@@ -248,11 +276,26 @@ def _folder(spec, split, holdout_fraction):
                   counters=new_counters())
 
 
+def _hidden(name):
+    """Entries that tools leave beside the data (".ipynb_checkpoints", "._x.jpg" from
+    macOS, "__MACOSX" from zip files): never classes or images."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _subdirs(root):
+    return sorted(d for d in os.listdir(root)
+                  if not _hidden(d) and os.path.isdir(os.path.join(root, d)))
+
+
 def _class_dirs(root, spec):
-    names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    names = _subdirs(root)
     if not names:
         raise ValueError(f"dataset={spec!r}: {root!r} has no class subfolders. Provide one "
                          "subfolder of images per class.")
+    if len(names) < 2:
+        raise ValueError(f"dataset={spec!r}: {root!r} has one class subfolder ({names[0]!r}); "
+                         "a classifier needs at least 2 classes. Put each class's images "
+                         "in a subfolder of its own.")
     return names
 
 
@@ -263,8 +306,11 @@ def _list_images(root, class_names):
         if not os.path.isdir(directory):
             continue
         for dirpath, _, filenames in sorted(os.walk(directory)):
+            if any(_hidden(part) for part in os.path.relpath(dirpath, directory).split(os.sep)
+                   if part != "."):
+                continue
             for filename in sorted(filenames):
-                if filename.lower().endswith(IMAGE_EXTENSIONS):
+                if not _hidden(filename) and filename.lower().endswith(IMAGE_EXTENSIONS):
                     files.append(os.path.join(dirpath, filename))
                     labels.append(label)
     return files, labels
@@ -294,6 +340,42 @@ FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
     "image/class/label": tf.io.FixedLenFeature([], tf.int64),
 }
+# tf.train.Feature's field that each feature must use.
+_FEATURE_KINDS = {"image/encoded": "bytes_list", "image/class/label": "int64_list"}
+
+
+def _check_schema(spec, files):
+    """Reads the first record of each file and checks it is a tf.train.Example with
+    FEATURES, so another schema, string labels or a file that is no TFRecord get an
+    error naming the expected features instead of a failure inside tf.data."""
+    expected = ", ".join(f"{name} ({kind[:-5]})" for name, kind in _FEATURE_KINDS.items())
+    for path in files:
+        try:
+            first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            raise ValueError(
+                f"dataset={spec!r}: {path!r} is not a TFRecord file "
+                f"({type(error).__name__}). Expected TFRecord shards of tf.train.Example "
+                f"records with {expected}.") from None
+        if first is None:
+            continue  # an empty shard; the record count below catches an empty split
+        try:
+            example = tf.train.Example.FromString(first.numpy())
+        except Exception:  # protobuf's DecodeError
+            raise ValueError(f"dataset={spec!r}: the records of {path!r} are not "
+                             f"tf.train.Example protos. Expected features: {expected}.") from None
+        found = example.features.feature
+        for name, kind in _FEATURE_KINDS.items():
+            if name not in found:
+                raise ValueError(
+                    f"dataset={spec!r}: {path!r} has no feature {name!r} (it has "
+                    f"{sorted(found)[:8]}). Expected features: {expected}.")
+            actual = found[name].WhichOneof("kind")
+            if actual != kind:
+                raise ValueError(
+                    f"dataset={spec!r}: feature {name!r} of {path!r} is a {actual}, not a "
+                    f"{kind} (string class names must be mapped to integer ids first). "
+                    f"Expected features: {expected}.")
 
 
 def _tfrecord(spec, split, eval_spec, label_offset, num_classes):
@@ -312,6 +394,8 @@ def _tfrecord(spec, split, eval_spec, label_offset, num_classes):
         raise ValueError(f"dataset={spec!r}: no files match {pattern!r} for the {split} split. "
                          "Provide TFRecord shards with image/encoded and image/class/label "
                          "(TF Model Garden layout: train-*-of-*, validation-*-of-*).")
+
+    _check_schema(spec, files)
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, FEATURES)

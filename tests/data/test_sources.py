@@ -113,6 +113,7 @@ def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="subfolder"):
         data.load_source(f"folder:{tmp_path}", "train")
     os.makedirs(tmp_path / "a")
+    os.makedirs(tmp_path / "b")
     with pytest.raises(ValueError, match="no readable images"):
         data.load_source(f"folder:{tmp_path}", "train")
 
@@ -190,3 +191,100 @@ def test_folder_trains_with_imagenet_augmentation(tmp_path):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+# ---- layouts people keep (issue 16, item 11) and foreign TFRecords (item 12)
+def _images(directory, count, color=100, ext="png"):
+    os.makedirs(directory, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(np.full((6, 6, 3), color + i, np.uint8)).save(
+            os.path.join(directory, f"{i}.{ext}"))
+
+
+def test_folder_ignores_hidden_and_macos_folders(tmp_path):
+    for name in ("cat", "dog"):
+        _images(tmp_path / name, 4)
+    _images(tmp_path / ".ipynb_checkpoints", 2)
+    _images(tmp_path / "__MACOSX", 2)
+    _images(tmp_path / "cat" / ".ipynb_checkpoints", 3)
+    (tmp_path / "dog" / "._0.png").write_bytes(b"AppleDouble resource fork, not an image")
+    train = data.load_source(f"folder:{tmp_path}", "train", holdout_fraction=0.0)
+    assert train.class_names == ["cat", "dog"]
+    assert train.num_examples == 8 and train.skipped() == 0
+
+
+def test_folder_with_train_but_no_val_holds_out_from_train(tmp_path):
+    for name in ("cat", "dog"):
+        _images(tmp_path / "train" / name, 10)
+    spec = f"folder:{tmp_path}"
+    train = data.load_source(spec, "train", holdout_fraction=0.3)
+    test = data.load_source(spec, "eval", holdout_fraction=0.3)
+    assert train.class_names == test.class_names == ["cat", "dog"]
+    assert train.num_examples + test.num_examples == 20 and test.num_examples > 0
+
+
+def test_folder_with_a_single_class_is_refused(tmp_path):
+    _images(tmp_path / "only", 4)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        data.load_source(f"folder:{tmp_path}", "train")
+
+
+def test_folder_mixing_splits_and_classes_is_refused(tmp_path):
+    _images(tmp_path / "train" / "cat", 2)
+    _images(tmp_path / "train" / "dog", 2)
+    _images(tmp_path / "bird", 2)
+    with pytest.raises(ValueError, match="mixes split folders"):
+        data.load_source(f"folder:{tmp_path}", "train")
+
+
+def test_folder_held_out_classes_must_be_training_classes(tmp_path):
+    for name in ("cat", "dog"):
+        _images(tmp_path / "train" / name, 2)
+    _images(tmp_path / "val" / "cat", 2)
+    _images(tmp_path / "val" / "bird", 2)
+    spec = f"folder:{tmp_path}"
+    assert data.load_source(spec, "train").num_examples == 4
+    with pytest.raises(ValueError, match=r"training folder lacks: \['bird'\]"):
+        data.load_source(spec, "eval")
+
+
+def test_folder_reads_webp(tmp_path):
+    _images(tmp_path / "cat", 2, ext="webp")
+    _images(tmp_path / "dog", 2, ext="webp")
+    train = data.load_source(f"folder:{tmp_path}", "train", holdout_fraction=0.0)
+    assert train.num_examples == 4 and train.skipped() == 0
+    images, _ = _batches(train)[0]
+    assert images.shape == (4, 16, 16, 3)
+
+
+def _write_examples(path, features):
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        example = tf.train.Example(features=tf.train.Features(feature=features))
+        writer.write(example.SerializeToString())
+
+
+def _bytes(value):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def test_tfrecord_with_another_schema_names_the_expected_features(tmp_path):
+    _write_examples(tmp_path / "train-0", {"image_raw": _bytes(_png(1)),
+                                           "label": tf.train.Feature(
+                                               int64_list=tf.train.Int64List(value=[0]))})
+    with pytest.raises(ValueError, match=r"no feature 'image/encoded'.*image_raw.*"
+                                         r"Expected features: image/encoded \(bytes\)"):
+        data.load_source(f"tfrecord:{tmp_path}/train-*", "train")
+
+
+def test_tfrecord_with_string_labels_is_refused(tmp_path):
+    _write_examples(tmp_path / "train-0", {"image/encoded": _bytes(_png(1)),
+                                           "image/class/label": _bytes(b"cat")})
+    with pytest.raises(ValueError, match="'image/class/label'.* is a bytes_list, not a "
+                                         "int64_list"):
+        data.load_source(f"tfrecord:{tmp_path}/train-*", "train")
+
+
+def test_file_that_is_not_a_tfrecord_is_refused(tmp_path):
+    (tmp_path / "train-0").write_bytes(b"plain text, not a TFRecord file at all" * 10)
+    with pytest.raises(ValueError, match="is not a TFRecord file"):
+        data.load_source(f"tfrecord:{tmp_path}/train-*", "train")
