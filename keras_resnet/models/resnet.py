@@ -7,6 +7,7 @@ follow keras.applications (`conv1_conv`, `conv2_block1_1_conv`, `conv4_block6_ou
 `keras_resnet.applications` for the keras.applications-style entry points.
 """
 
+import math
 import numbers
 import sys
 
@@ -21,6 +22,12 @@ DEFAULT_BASE_WIDTH = {"imagenet": 64, "cifar": 16}
 DEFAULT_SIZE = {"imagenet": 224, "cifar": 32}
 POOLINGS = (None, "avg", "max")
 OUTPUT_STRIDES = (8, 16, 32)
+# Bounds far above any published network, checked before anything is allocated: a
+# typo such as classes=10**9 would otherwise ask Keras for a 256 GB classifier.
+MAX_CLASSES = 1_000_000
+MAX_WIDTH = 65_536
+MAX_STAGE_DEPTH = 1_000
+MAX_INPUT_SIDE = 16_384
 
 
 def _choice(arg, value, allowed):
@@ -28,14 +35,27 @@ def _choice(arg, value, allowed):
         raise ValueError(f"Unknown {arg}={value!r}. Allowed values: {list(allowed)}.")
 
 
-def _positive_int(arg, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{arg}` must be an integer >= {minimum}. Received: {arg}={value!r}")
+def _positive_int(arg, value, minimum=1, maximum=None):
+    """`value` as a Python int (NumPy integers accepted), checked against the bounds."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum:,}]"
+        raise ValueError(f"`{arg}` must be an integer {bounds}. Received: {arg}={value!r}")
+    return int(value)
 
 
 def _fraction(arg, value):
-    if not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+    """`value` as a Python float in [0, 1) (NaN refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
         raise ValueError(f"`{arg}` must be a float in [0, 1). Received: {arg}={value!r}")
+    return float(value)
+
+
+def _int_list(arg, value, maximum):
+    """A list or array of positive ints as a list of Python ints."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) == 0:
+        raise ValueError(f"`{arg}` must be a non-empty list of ints. Received: {arg}={value!r}")
+    return [_positive_int(arg, v, maximum=maximum) for v in list(value)]
 
 
 def stem_layers(x, *, stem, spec, ops):
@@ -74,7 +94,8 @@ def dilation_schedule(num_stages, replace_stride_with_dilation, output_stride, s
         replace_stride_with_dilation = [False] * (n_replace - k) + [True] * k
     if replace_stride_with_dilation is None:
         replace_stride_with_dilation = [False] * n_replace
-    replace = list(replace_stride_with_dilation)
+    # NumPy scalars (np.bool_ is no `bool`) become Python values through `.item()`.
+    replace = [r.item() if hasattr(r, "item") else r for r in list(replace_stride_with_dilation)]
     if len(replace) != n_replace or not all(isinstance(r, bool) for r in replace):
         raise ValueError(
             "`replace_stride_with_dilation` must be a list of "
@@ -92,6 +113,15 @@ def dilation_schedule(num_stages, replace_stride_with_dilation, output_stride, s
     return schedule
 
 
+def _shape_dim(dim, input_shape):
+    if (isinstance(dim, bool) or not isinstance(dim, numbers.Integral)
+            or not 1 <= dim <= MAX_INPUT_SIDE):
+        raise ValueError(
+            f"`input_shape` entries must be None or integers in [1, {MAX_INPUT_SIDE:,}]. "
+            f"Received: input_shape={input_shape!r}")
+    return int(dim)
+
+
 def _input(input_tensor, input_shape, *, include_top, default_size, min_size):
     if input_tensor is not None:
         if input_shape is None:
@@ -104,7 +134,10 @@ def _input(input_tensor, input_shape, *, include_top, default_size, min_size):
         if input_shape is None:
             input_shape = (default_size, default_size, 3) if include_top else (None, None, 3)
         img_input = None
-    shape = tuple(input_shape)
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
+        raise ValueError("`input_shape` must be (height, width, channels) (channels_last). "
+                         f"Received: input_shape={input_shape!r}")
+    shape = tuple(None if d is None else _shape_dim(d, input_shape) for d in input_shape)
     if len(shape) != 3:
         raise ValueError(
             "`input_shape` must be (height, width, channels) (channels_last). "
@@ -226,24 +259,18 @@ def build_resnet(
     _choice("stem", stem, STEMS)
     _choice("shortcut", shortcut, tuple(SHORTCUTS))
     _choice("pooling", pooling, POOLINGS)
-    if isinstance(stage_depths, (str, bytes)) or not hasattr(stage_depths, "__len__") or not stage_depths:
-        raise ValueError(
-            f"`stage_depths` must be a non-empty list of ints. Received: stage_depths={stage_depths!r}"
-        )
-    for depth in stage_depths:
-        _positive_int("stage_depths", depth)
+    stage_depths = _int_list("stage_depths", stage_depths, MAX_STAGE_DEPTH)
     if stage_widths is None:
         base = DEFAULT_BASE_WIDTH[stem]
         stage_widths = [base * 2**i for i in range(len(stage_depths))]
+    stage_widths = _int_list("stage_widths", stage_widths, MAX_WIDTH)
     if len(stage_widths) != len(stage_depths):
         raise ValueError(
             "`stage_widths` and `stage_depths` must have the same length. Received: "
             f"stage_widths={list(stage_widths)!r}, stage_depths={list(stage_depths)!r}"
         )
-    for width in stage_widths:
-        _positive_int("stage_widths", width)
-    _positive_int("groups", groups)
-    _positive_int("width_per_group", width_per_group)
+    groups = _positive_int("groups", groups, maximum=MAX_WIDTH)
+    width_per_group = _positive_int("width_per_group", width_per_group, maximum=MAX_WIDTH)
     if block == "basic" and (groups != 1 or width_per_group != 64):
         raise ValueError(
             "Basic blocks support only groups=1 and width_per_group=64 (widen a basic "
@@ -259,9 +286,9 @@ def build_resnet(
             f"Raise stage_widths or width_per_group. Received: stage_widths="
             f"{list(stage_widths)!r}, width_per_group={width_per_group}"
         )
-    _fraction("se_ratio", se_ratio)
-    _fraction("drop_path_rate", drop_path_rate)
-    _fraction("dropout_rate", dropout_rate)
+    se_ratio = _fraction("se_ratio", se_ratio)
+    drop_path_rate = _fraction("drop_path_rate", drop_path_rate)
+    dropout_rate = _fraction("dropout_rate", dropout_rate)
     if drop_path_rate and shortcut == "none":
         raise ValueError(
             "`drop_path_rate` needs residual connections; shortcut='none' has none. "
@@ -271,11 +298,14 @@ def build_resnet(
         raise ValueError(
             f"`dropout_rate` applies to basic blocks only. Received: dropout_rate={dropout_rate}, block={block!r}"
         )
-    _positive_int("classes", classes)
+    classes = _positive_int("classes", classes, maximum=MAX_CLASSES)
     if not isinstance(bn_momentum, numbers.Real) or not 0.0 <= bn_momentum <= 1.0:
         raise ValueError(f"`bn_momentum` must be in [0, 1]. Received: bn_momentum={bn_momentum!r}")
-    if not isinstance(bn_epsilon, numbers.Real) or bn_epsilon <= 0:
-        raise ValueError(f"`bn_epsilon` must be > 0. Received: bn_epsilon={bn_epsilon!r}")
+    if (not isinstance(bn_epsilon, numbers.Real) or not math.isfinite(bn_epsilon)
+            or bn_epsilon <= 0):
+        raise ValueError(f"`bn_epsilon` must be a finite number > 0. "
+                         f"Received: bn_epsilon={bn_epsilon!r}")
+    bn_momentum, bn_epsilon = float(bn_momentum), float(bn_epsilon)
     try:
         keras.activations.get(classifier_activation)
     except ValueError as e:

@@ -1,5 +1,6 @@
 """Bad builder arguments raise ValueError naming the argument, value and what is allowed."""
 
+import numpy as np
 import pytest
 
 import keras_resnet
@@ -16,7 +17,7 @@ CIFAR = dict(stem="cifar", block="basic", input_shape=(32, 32, 3), classes=10)
     (dict(shortcut="D"), r"shortcut='D'.*'A', 'B', 'C', 'none'"),
     (dict(pooling="mean", include_top=False), r"pooling='mean'.*None, 'avg', 'max'"),
     (dict(stage_widths=[16, 32]), r"stage_widths.*same length.*\[16, 32\].*\[1, 1, 1\]"),
-    (dict(classes=0), r"classes.*>= 1.*classes=0"),
+    (dict(classes=0), r"classes.*integer in \[1, .*classes=0"),
     (dict(classes=2.5), r"classes.*classes=2.5"),
     (dict(input_shape=(3, 32, 3)), r"height 3 is smaller than the network's total stride 4"),
     (dict(input_shape=(32, 32)), r"input_shape.*\(height, width, channels\)"),
@@ -27,13 +28,22 @@ CIFAR = dict(stem="cifar", block="basic", input_shape=(32, 32, 3), classes=10)
     (dict(groups=4), r"groups=1 and width_per_group=64.*groups=4"),
     (dict(classifier_activation="sofmax"), r"classifier_activation='sofmax'"),
     (dict(bn_epsilon=0), r"bn_epsilon.*> 0"),
+    (dict(bn_epsilon=float("nan")), r"bn_epsilon.*finite.*nan"),
+    (dict(bn_momentum=float("nan")), r"bn_momentum.*\[0, 1\]"),
+    (dict(dropout_rate=float("nan")), r"dropout_rate.*\[0, 1\).*nan"),
+    (dict(classes=10**9), r"classes.*\[1, 1,000,000\].*classes=1000000000"),
+    (dict(stage_widths=[16, 32, 10**7]), r"stage_widths.*\[1, 65,536\]"),
+    (dict(input_shape=(32, 10**6, 3)), r"input_shape.*\[1, 16,384\]"),
+    (dict(input_shape=(32.5, 32, 3)), r"input_shape.*None or integers"),
+    (dict(classes=np.float64("nan")), r"classes.*classes=.*nan"),
 ])
 def test_bad_builder_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_resnet(DEPTHS, **{**CIFAR, **kwargs})
 
 
-@pytest.mark.parametrize("depths", [[], "3,4", [3, 0], [3, -1], [2.5]])
+@pytest.mark.parametrize("depths", [[], "3,4", [3, 0], [3, -1], [2.5], [3, 10**6],
+                                    np.array([], int)])
 def test_bad_stage_depths(depths):
     with pytest.raises(ValueError, match="stage_depths"):
         build_resnet(depths, **CIFAR)
@@ -64,3 +74,17 @@ def test_both_dilation_arguments_rejected():
 def test_fcn_bad_classes():
     with pytest.raises(ValueError, match=r"classes.*Received: classes=0"):
         keras_resnet.ResNetFCN("resnet18", classes=0)
+
+
+def test_numpy_numbers_are_accepted_where_python_ones_are():
+    model = build_resnet(np.array([1, 1, 1]), stem="cifar", block="basic",
+                         input_shape=(np.int64(32), np.int32(32), np.int64(3)),
+                         classes=np.int64(3), stage_widths=np.array([8, 16, 32]),
+                         dropout_rate=np.float32(0.1), bn_epsilon=np.float64(1e-5))
+    assert model.output_shape == (None, 3)
+    assert model.get_layer("predictions").units == 3
+    assert type(model.get_layer("predictions").units) is int
+    dilated = keras_resnet.ResNet18(include_top=False, input_shape=(64, 64, 3),
+                                    replace_stride_with_dilation=np.array([False, False, True]))
+    assert dilated.output_shape == (None, 4, 4, 512)
+    assert keras_resnet.ResNet20(classes=np.int64(7)).output_shape == (None, 7)
