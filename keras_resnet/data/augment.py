@@ -9,6 +9,8 @@ Modes (a recipe picks one):
 - "none": resize to `size` for both.
 """
 
+import math
+
 import tensorflow as tf
 
 MODES = ("imagenet", "cifar", "shift", "none")
@@ -90,3 +92,39 @@ def eval_transform(image, mode, size):
         side = tf.cast(tf.math.ceil(size / EVAL_CROP_FRACTION), tf.int32)
         return center_crop(resize_shorter_side(image, side), size)
     return resize(image, size)
+
+
+def random_erase(image, probability, seed, scale=(0.02, 0.33), ratio=(0.3, 3.3),
+                 attempts=10):
+    """torchvision's RandomErasing(p=probability, value=0) on a normalized (H, W, C) image.
+
+    With `probability`, a box of area scale x H x W and aspect ratio in `ratio`
+    (log-uniform) is set to 0, the mean after normalization. As torchvision, up to
+    `attempts` boxes are drawn and the first that fits is used; none fitting leaves the
+    image unchanged.
+    """
+    if probability <= 0:
+        return image
+    seeds = tf.random.experimental.stateless_split(seed, 5)
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    area = tf.cast(height * width, tf.float32)
+    target = area * tf.random.stateless_uniform([attempts], seeds[0], scale[0], scale[1])
+    log_ratio = tf.random.stateless_uniform([attempts], seeds[1], math.log(ratio[0]),
+                                            math.log(ratio[1]))
+    aspect = tf.exp(log_ratio)
+    box_h = tf.cast(tf.round(tf.sqrt(target * aspect)), tf.int32)
+    box_w = tf.cast(tf.round(tf.sqrt(target / aspect)), tf.int32)
+    fits = (box_h < height) & (box_w < width)
+    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int32)
+    box_h, box_w = box_h[first], box_w[first]
+    top = tf.random.stateless_uniform([], seeds[2], 0, tf.maximum(height - box_h + 1, 1),
+                                      dtype=tf.int32)
+    left = tf.random.stateless_uniform([], seeds[3], 0, tf.maximum(width - box_w + 1, 1),
+                                       dtype=tf.int32)
+    rows = tf.range(height)[:, None]
+    cols = tf.range(width)[None, :]
+    inside = (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w)
+    erase = (tf.random.stateless_uniform([], seeds[4]) < probability) & tf.reduce_any(fits)
+    mask = tf.cast(inside & erase, image.dtype)[..., None]
+    return image * (1.0 - mask)

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet.data import augment as augment_lib
+from keras_resnet.data import mixing, policies
 from keras_resnet.data.sources import decode_image
 from keras_resnet.models import preprocessing
 
@@ -47,7 +48,9 @@ class Normalization:
 
 def make_dataset(source, *, training, batch_size, image_size, augment, normalization,
                  num_classes=None, one_hot=False, channels=3, cache=None, shuffle_buffer=None,
-                 seed=0, deterministic=False, input_context=None, repeat=False):
+                 seed=0, deterministic=False, input_context=None, repeat=False,
+                 auto_augment="none", magnitude=9, magnitude_std=0.5, random_erase=0.0,
+                 mix=None):
     """Builds the input pipeline of one split.
 
     Args:
@@ -75,13 +78,31 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             Defaults to None.
         repeat: bool. Repeat forever (the caller then gives steps_per_epoch).
             Defaults to False.
+        auto_augment: str. Training policy of `keras_resnet.data.policies`: "none",
+            "trivialaugment", "randaugment" or "autoaugment". Defaults to "none".
+        magnitude: float. RandAugment magnitude M (0..10). Defaults to 9.
+        magnitude_std: float. RandAugment magnitude noise. Defaults to 0.5.
+        random_erase: float. Probability of torchvision's RandomErasing on each
+            training image (after normalization). Defaults to 0.
+        mix: `keras_resnet.data.MixConfig` or None. Batch-level mixup / cutmix of
+            training batches; needs `one_hot`. Defaults to None.
 
     Returns:
         `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
     """
     augment_lib.check_mode(augment)
+    policies.check_policy(auto_augment)
     if one_hot and not num_classes:
         raise ValueError("one_hot=True needs num_classes.")
+    if not 0.0 <= random_erase <= 1.0:
+        raise ValueError(f"random_erase must be a probability in [0, 1]. "
+                         f"Received: random_erase={random_erase!r}.")
+    if auto_augment != "none" and channels != 3:
+        raise ValueError(f"auto_augment={auto_augment!r} works on RGB images; the model "
+                         f"takes channels={channels}. Use auto_augment='none'.")
+    mixing_on = training and mix is not None and mix.enabled
+    if mixing_on and not one_hot:
+        raise ValueError("mixup/cutmix mix the targets: they need one_hot=True.")
     dataset = source.dataset
     if input_context is not None:
         # distribute_datasets_from_function hands each replica its own element, so
@@ -118,20 +139,38 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
 
     def transform(example, pair):
         image, label = example
+        example_seed = tf.cast(pair % (2**31 - 1), tf.int32)
         if training:
-            image = augment_lib.train_transform(image, augment, image_size,
-                                                tf.cast(pair % (2**31 - 1), tf.int32))
+            image = augment_lib.train_transform(image, augment, image_size, example_seed)
         else:
             image = augment_lib.eval_transform(image, augment, image_size)
         image.set_shape([image_size, image_size, None])
         image = _match_channels(image, channels)
+        if training and auto_augment != "none":
+            image = policies.apply_policy(
+                image, auto_augment, tf.random.experimental.stateless_fold_in(example_seed, 1),
+                magnitude=magnitude, magnitude_std=magnitude_std)
         image = normalization(image)
+        if training and random_erase > 0:
+            image = augment_lib.random_erase(
+                image, random_erase, tf.random.experimental.stateless_fold_in(example_seed, 2))
         if one_hot:
             label = tf.one_hot(label, num_classes, dtype=tf.float32)
         return image, label
 
     dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=training)
+    if mixing_on:
+        batch_seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
+
+        def mix_fn(batch, pair):
+            images, targets = batch
+            images, targets, _ = mixing.mix_batch(
+                images, targets, tf.cast(pair % (2**31 - 1), tf.int32), mix)
+            return images, targets
+
+        dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
+            mix_fn, num_parallel_calls=AUTOTUNE)
     return dataset.prefetch(AUTOTUNE)
 
 
