@@ -15,6 +15,7 @@ from keras_resnet.models import (
     build_resnet,
     count_flops,
     feature_pyramid,
+    fold_batch_norm,
     get_variant,
     list_models,
     preprocess_input,

@@ -5,6 +5,7 @@ Imports only keras, so the builders run under any Keras backend.
 
 from keras_resnet.models.features import ResNetFCN, feature_pyramid, stage_output_names
 from keras_resnet.models.flops import count_flops
+from keras_resnet.models.fold import fold_batch_norm
 from keras_resnet.models.layers import (
     FusedBatchNormalization,
     ResizeToMatch,
