@@ -50,7 +50,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
                  num_classes=None, one_hot=False, channels=3, cache=None, shuffle_buffer=None,
                  seed=0, deterministic=False, input_context=None, repeat=False,
                  auto_augment="none", magnitude=9, magnitude_std=0.5, random_erase=0.0,
-                 mix=None):
+                 mix=None, repeated_augmentation=1):
     """Builds the input pipeline of one split.
 
     Args:
@@ -86,6 +86,11 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             training image (after normalization). Defaults to 0.
         mix: `keras_resnet.data.MixConfig` or None. Batch-level mixup / cutmix of
             training batches; needs `one_hot`. Defaults to None.
+        repeated_augmentation: int. Repeated augmentation (Hoffer et al. 2020; the
+            `--ra-reps` of torchvision's RASampler and timm's `--aug-repeats`): each
+            shuffled training image comes this many times in a row, each copy with its
+            own augmentation, so copies share a global batch. An epoch keeps its number
+            of steps, so it sees 1/repeated_augmentation of the images. Defaults to 1.
 
     Returns:
         `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
@@ -100,6 +105,10 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     if auto_augment != "none" and channels != 3:
         raise ValueError(f"auto_augment={auto_augment!r} works on RGB images; the model "
                          f"takes channels={channels}. Use auto_augment='none'.")
+    if isinstance(repeated_augmentation, bool) or not isinstance(repeated_augmentation, int) \
+            or repeated_augmentation < 1:
+        raise ValueError(f"repeated_augmentation must be an integer >= 1. "
+                         f"Received: repeated_augmentation={repeated_augmentation!r}.")
     mixing_on = training and mix is not None and mix.enabled
     if mixing_on and not one_hot:
         raise ValueError("mixup/cutmix mix the targets: they need one_hot=True.")
@@ -131,6 +140,10 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    if training and repeated_augmentation > 1:
+        copies = repeated_augmentation
+        dataset = dataset.flat_map(
+            lambda *example: tf.data.Dataset.from_tensors(example).repeat(copies))
 
     # Each example gets its own stateless seed (a counter zipped in), so augmentation is
     # reproducible under --deterministic and independent of map parallelism.

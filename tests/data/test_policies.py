@@ -196,3 +196,21 @@ def test_pipeline_with_the_torchvision_v2_augmentations():
     with pytest.raises(ValueError, match=r"auto_augment='rand'.*Allowed values"):
         data.make_dataset(source, training=True, batch_size=16, image_size=32,
                           augment="shift", normalization=norm, auto_augment="rand")
+
+
+def test_repeated_augmentation_puts_copies_in_one_batch_with_own_augmentations():
+    images = np.arange(8 * 6 * 6 * 3, dtype=np.uint8).reshape(8, 6, 6, 3)
+    source = data.Source(name="toy", split="train", num_examples=8, num_classes=8,
+                         dataset=tf.data.Dataset.from_tensor_slices((images, np.arange(8))))
+    batches = data.make_dataset(source, training=True, batch_size=8, image_size=16,
+                                augment="cifar", normalization=data.Normalization.from_mode("tf"),
+                                repeated_augmentation=4, deterministic=True)
+    (batch, labels), = list(batches.take(1).as_numpy_iterator())
+    assert labels.shape == (8,)
+    assert all(len(set(labels[i:i + 4])) == 1 for i in (0, 4))  # 4 copies in a row
+    assert labels[0] != labels[4]
+    assert not np.array_equal(batch[0], batch[1])  # each copy augmented on its own
+    with pytest.raises(ValueError, match="repeated_augmentation must be an integer >= 1"):
+        data.make_dataset(source, training=True, batch_size=8, image_size=16, augment="cifar",
+                          normalization=data.Normalization.from_mode("tf"),
+                          repeated_augmentation=0)
