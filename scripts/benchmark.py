@@ -14,6 +14,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# benchmarks/ lives at the repository root, outside the installed keras_resnet package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -50,13 +52,13 @@ flags.DEFINE_string("section", "results", "Name of the marked section of --markd
 
 def main(argv):
     del argv
-    from keras_resnet.benchmark import (full_settings, quick_settings, run_suite, write_json,
+    from benchmarks import (full_settings, quick_settings, run_suite, write_json,
                                         write_markdown)
 
     if FLAGS.from_json:
         import json
 
-        from keras_resnet.benchmark import derive
+        from benchmarks import derive
 
         with open(FLAGS.from_json) as handle:
             report = derive(json.load(handle))
@@ -66,7 +68,7 @@ def main(argv):
         return 0
     if FLAGS.profile:
         return _profile(FLAGS.profile)
-    from keras_resnet.benchmark.tasks import accelerators, backend
+    from benchmarks.tasks import accelerators, backend
 
     settings = (quick_settings if FLAGS.quick else full_settings)(len(accelerators()),
                                                                   backend())
@@ -98,10 +100,10 @@ def _profile(models):
     """Profiles each model's training step in its own subprocess and prints the table."""
     import tempfile
 
-    from keras_resnet.benchmark import models as models_lib
-    from keras_resnet.benchmark import write_json
-    from keras_resnet.benchmark.profile import profile_table
-    from keras_resnet.benchmark.suite import run_task
+    from benchmarks import models as models_lib
+    from benchmarks import write_json
+    from benchmarks.profile import profile_table
+    from benchmarks.suite import run_task
 
     for model in models:
         models_lib.check_model(model)

@@ -193,7 +193,7 @@ def markdown(report):
         out.append(_table(["model", "artifact", "size MB", "convert s"],
                           [[r["model"], r["runtime"], _num(r["size_mb"]), _num(r["convert_s"])]
                            for r in exports]))
-    from keras_resnet.benchmark.suite import PARTS
+    from benchmarks.suite import PARTS
 
     targets = report.get("targets") or []
     measure = (report.get("settings") or {}).get("measure")

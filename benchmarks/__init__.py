@@ -2,15 +2,15 @@
 keras.applications.ResNet50 in the same run, in TensorFlow (tf.function, XLA), its
 SavedModel, LiteRT and ONNX Runtime, as fractions of the machine's GEMM ceiling.
 
-    from keras_resnet.benchmark import quick_settings, run_suite, write_json
+    from benchmarks import quick_settings, run_suite, write_json
     report = run_suite(quick_settings())
     write_json(report, "runs/benchmark/results.json")
 
 See docs/benchmarks.md and scripts/benchmark.py.
 """
 
-from keras_resnet.benchmark.report import markdown, write_json, write_markdown
-from keras_resnet.benchmark.suite import (
+from benchmarks.report import markdown, write_json, write_markdown
+from benchmarks.suite import (
     Settings,
     derive,
     describe_machine,

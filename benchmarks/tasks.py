@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from keras_resnet.benchmark import models as models_lib
-from keras_resnet.benchmark import timing
+from benchmarks import models as models_lib
+from benchmarks import timing
 
 TF_RUNTIMES = ("tf", "tf_xla")
 # Keras' compiled predict step under another backend (`KERAS_BACKEND`): "jax" is
@@ -364,7 +364,7 @@ def make_jpegs(folder, count, *, width=500, height=375, seed=0):
 
 def ceiling(n):
     """The machine's float32 GEMM ceiling (see `ceiling.gemm_ceiling`)."""
-    from keras_resnet.benchmark.ceiling import gemm_ceiling
+    from benchmarks.ceiling import gemm_ceiling
 
     return [{"kind": "ceiling", "model": "-", "runtime": "gemm",
              **gemm_ceiling(n, gpu=bool(accelerators())),
@@ -373,7 +373,7 @@ def ceiling(n):
 
 def export(model, folder, runtimes, *, calibration_samples):
     """Exports `model` for `runtimes` into `folder` (see `artifacts.export_all`)."""
-    from keras_resnet.benchmark import artifacts
+    from benchmarks import artifacts
 
     net = models_lib.build(model)
     calibration = artifacts.calibration_images(models_lib.input_size(model),
@@ -402,7 +402,7 @@ def int8_agreement(folder, *, epochs, calibration_samples=100):
     import keras
     import tensorflow as tf
 
-    from keras_resnet.benchmark import artifacts, quantization
+    from benchmarks import artifacts, quantization
     from keras_resnet.data import digits_arrays
 
     def prepare(images):
@@ -523,7 +523,7 @@ def paired_training(arms, *, batch, repeats):
 def profile_training(model, *, batch, steps=2):
     """`profile.op_profile` as a task, so that it runs in its own process (TensorFlow's
     profiler is process-wide)."""
-    from keras_resnet.benchmark.profile import op_profile
+    from benchmarks.profile import op_profile
 
     return [op_profile(model, batch=batch, steps=steps)]
 

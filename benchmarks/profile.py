@@ -42,7 +42,7 @@ def op_profile(model, *, batch=16, steps=2):
     """
     import tensorflow as tf
 
-    from keras_resnet.benchmark.tasks import _synthetic_batch, _training_model
+    from benchmarks.tasks import _synthetic_batch, _training_model
 
     net, _ = _training_model(model, "default")
     x, y = _synthetic_batch(model, net, batch)

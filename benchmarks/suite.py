@@ -11,10 +11,10 @@ import sys
 import tempfile
 import time
 
-from keras_resnet.benchmark import models as models_lib
-from keras_resnet.benchmark import timing
-from keras_resnet.benchmark.artifacts import FILES
-from keras_resnet.benchmark.tasks import (INFERENCE_RUNTIMES, KERAS_RUNTIMES, MIXED_MODES,
+from benchmarks import models as models_lib
+from benchmarks import timing
+from benchmarks.artifacts import FILES
+from benchmarks.tasks import (INFERENCE_RUNTIMES, KERAS_RUNTIMES, MIXED_MODES,
                                           TF_RUNTIMES, TRAINING_MODES)
 
 ALL_EXPORTED = tuple(r for r in INFERENCE_RUNTIMES if r not in TF_RUNTIMES + KERAS_RUNTIMES)
@@ -35,6 +35,8 @@ RESNET50S = ("resnet50", "resnet50_v1")
 PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "paired_training",
          "agreement")
 OURS_VS_BASELINE = ("tf", "tf_xla", "litert_float32", "onnxruntime")
+# The repository root, which holds this package.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclasses.dataclass
@@ -370,11 +372,14 @@ def run_task(task, args, work_dir, timeout_s, log=print):
     result_path = spec_path[:-5] + ".result.json"
     with open(spec_path, "w") as handle:
         json.dump({"task": task, "args": args}, handle)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # benchmarks/ is not installed with keras_resnet: the worker finds it next to this
+    # package's parent folder, whatever the caller's working directory.
+    path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
     start = time.perf_counter()
     try:
         process = subprocess.run(
-            [sys.executable, "-m", "keras_resnet.benchmark.worker", spec_path, result_path],
+            [sys.executable, "-m", "benchmarks.worker", spec_path, result_path],
             env=env, capture_output=True, text=True, timeout=timeout_s)
         failed = process.returncode != 0 or not os.path.exists(result_path)
         why = process.stderr.strip().splitlines()[-5:] if failed else None
@@ -415,7 +420,7 @@ def run_suite(settings, work_dir=None, log=print, on_result=None):
     try:
         tasks = plan(settings, work_dir)
         if settings.pipeline_files and "pipeline" in settings.measure:
-            from keras_resnet.benchmark.tasks import make_jpegs
+            from benchmarks.tasks import make_jpegs
 
             make_jpegs(os.path.join(work_dir, "jpegs"), settings.pipeline_files)
         for index, (label, task, args) in enumerate(tasks, 1):

@@ -1,4 +1,4 @@
-"""Runs one benchmark task in this process: `python -m keras_resnet.benchmark.worker
+"""Runs one benchmark task in this process: `python -m benchmarks.worker
 TASK_JSON RESULT_JSON`. TASK_JSON holds {"task": name, "args": {...}}; the list of
 results is written to RESULT_JSON."""
 
@@ -11,8 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def main(argv):
     if len(argv) != 3:
-        raise SystemExit("usage: python -m keras_resnet.benchmark.worker TASK_JSON RESULT_JSON")
-    from keras_resnet.benchmark.tasks import TASKS
+        raise SystemExit("usage: python -m benchmarks.worker TASK_JSON RESULT_JSON")
+    from benchmarks.tasks import TASKS
 
     with open(argv[1]) as handle:
         spec = json.load(handle)
