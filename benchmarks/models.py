@@ -24,6 +24,8 @@ MODELS = {
 KERAS_BN_SUFFIX = "_keras_bn"
 BASELINE = "keras_applications_resnet50"
 KERAS_HUB = "keras_hub_resnet50"
+# Our ResNet-50s: only these are compared with keras.applications' ResNet-50.
+RESNET50S = ("resnet50", "resnet50_v1")
 
 
 def check_model(name):
@@ -92,3 +94,11 @@ def macs_per_image(model):
     import keras_resnet
 
     return int(keras_resnet.count_flops(model))
+
+
+def known_macs():
+    """Multiply-adds per image of the benchmark models (analytic, keras_resnet.count_flops)."""
+    return {"resnet50": 4_089_184_256, "keras_hub_resnet50": 4_089_184_256,
+            "resnet50_v1": 3_857_973_248,
+            "keras_applications_resnet50": 3_857_973_248, "resnet18": 1_814_073_344,
+            "resnet20": 40_551_040}

@@ -1,6 +1,6 @@
-"""Runs one benchmark task in this process: `python -m benchmarks.worker
-TASK_JSON RESULT_JSON`. TASK_JSON holds {"task": name, "args": {...}}; the list of
-results is written to RESULT_JSON."""
+"""Runs one benchmark task in this process: `python -m benchmarks.worker TASK_JSON
+RESULT_JSON`. TASK_JSON holds {"task": name, "args": {...}}; the list of results is
+written to RESULT_JSON."""
 
 import json
 import os
@@ -12,11 +12,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def main(argv):
     if len(argv) != 3:
         raise SystemExit("usage: python -m benchmarks.worker TASK_JSON RESULT_JSON")
-    from benchmarks.tasks import TASKS
+    from benchmarks import tasks
 
     with open(argv[1]) as handle:
         spec = json.load(handle)
-    results = TASKS[spec["task"]](**spec["args"])
+    results = tasks.get(spec["task"])(**spec["args"])
     temporary = argv[2] + ".tmp"
     with open(temporary, "w") as handle:
         json.dump(results, handle)

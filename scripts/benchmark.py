@@ -68,7 +68,7 @@ def main(argv):
         return 0
     if FLAGS.profile:
         return _profile(FLAGS.profile)
-    from benchmarks.tasks import accelerators, backend
+    from benchmarks.backend import accelerators, backend
 
     settings = (quick_settings if FLAGS.quick else full_settings)(len(accelerators()),
                                                                   backend())
@@ -101,9 +101,8 @@ def _profile(models):
     import tempfile
 
     from benchmarks import models as models_lib
-    from benchmarks import write_json
-    from benchmarks.profile import profile_table
-    from benchmarks.suite import run_task
+    from benchmarks import run_task, write_json
+    from benchmarks.tasks.profile import profile_table
 
     for model in models:
         models_lib.check_model(model)

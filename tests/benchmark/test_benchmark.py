@@ -185,8 +185,8 @@ def test_settings_reject_bad_values_naming_them(overrides, message):
 
 
 def test_op_profile_shows_which_batch_norm_kernels_ran(tmp_path):
-    from benchmarks.profile import op_profile, profile_table
-    from benchmarks.suite import run_task
+    from benchmarks import run_task
+    from benchmarks.tasks.profile import op_profile, profile_table
 
     # One through the worker subprocess, as `scripts/benchmark.py --profile` runs it.
     [fused] = run_task("profile_training", {"model": "resnet20", "batch": 4, "steps": 1},
@@ -208,13 +208,14 @@ import json
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from benchmarks import tasks
+from benchmarks import backend
+from benchmarks.tasks import training
 # Two logical CPUs stand in for two GPUs: the same MirroredStrategy path.
-tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
-results = tasks.training("resnet20", "plain", batch=4, steps=2)
-results += tasks.training("resnet20", "mixed", batch=4, steps=2)
+backend.accelerators = lambda: tf.config.list_logical_devices("CPU")
+results = training.training("resnet20", "plain", batch=4, steps=2)
+results += training.training("resnet20", "mixed", batch=4, steps=2)
 try:
-    tasks.training("resnet20", "xla", batch=4, steps=2)
+    training.training("resnet20", "xla", batch=4, steps=2)
 except ValueError as error:
     results.append({"error": str(error)})
 print(json.dumps(results))
@@ -250,10 +251,11 @@ def test_training_replicates_over_several_devices_in_tensorflow():
 _ONE_DEVICE_MIXED_TRAINING = """
 import json
 import tensorflow as tf
-from benchmarks import tasks
+from benchmarks import backend
+from benchmarks.tasks import training
 # One CPU stands in for one GPU: no strategy, mixed precision with XLA.
-tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
-print(json.dumps([tasks.training("resnet20", mode, batch=4, steps=2)[0]
+backend.accelerators = lambda: tf.config.list_logical_devices("CPU")
+print(json.dumps([training.training("resnet20", mode, batch=4, steps=2)[0]
                   for mode in ("mixed_xla", "bf16_xla")]))
 """
 
@@ -281,13 +283,12 @@ def test_tensorflow_plans_over_several_gpus_drop_the_xla_modes():
 def test_keras_hub_peer_is_our_resnet50_architecture_and_known_macs_hold():
     import keras_resnet
     from benchmarks import models
-    from benchmarks.suite import known_macs
 
     ours, peer = models.build("resnet50"), models.build(models.KERAS_HUB)
     assert peer.count_params() == ours.count_params() == 25_610_152  # incl. BN statistics
     assert peer.output_shape == ours.output_shape == (None, 1000)
     for name, net in (("resnet50", ours), (models.KERAS_HUB, peer)):
-        assert keras_resnet.count_flops(net) == known_macs()[name]
+        assert keras_resnet.count_flops(net) == models.known_macs()[name]
 
 
 def test_keras_hub_pairs_are_planned_only_when_it_is_installed(monkeypatch):

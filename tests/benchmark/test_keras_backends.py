@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from benchmarks import Settings, derive, full_settings, markdown, plan, run_suite
-from benchmarks.suite import keras_backend_settings
-from benchmarks.tasks import predictor
+from benchmarks import (Settings, derive, full_settings, keras_backend_settings, markdown,
+                        plan, run_suite)
+from benchmarks.runtimes import predictor
 from benchmarks.timing import summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
