@@ -335,3 +335,26 @@ def test_only_keeps_the_named_models_and_their_pairs():
                                         ["keras_hub_resnet50", "default"]]]
     with pytest.raises(ValueError, match="model='resnet5'"):
         full_settings().only(["resnet5"])
+
+
+def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
+    import keras_resnet.data
+    from benchmarks.tasks import pipeline
+
+    calls = []
+    real = keras_resnet.data.make_dataset
+
+    def recording(source, **kwargs):
+        calls.append(kwargs)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(keras_resnet.data, "make_dataset", recording)
+    folder = pipeline.make_jpegs(str(tmp_path / "jpegs"), 4, width=64, height=48)
+    [result] = pipeline.input_pipeline(folder, batch=2, image_size=32, batches=2)
+    [kwargs] = calls
+    # The ImageNet training path, decoded on every step (not cached) and repeated.
+    assert (kwargs["training"], kwargs["augment"], kwargs["cache"], kwargs["repeat"]) == (
+        True, "imagenet", False, True)
+    assert kwargs["normalization"].mode == "torch"
+    assert (result["files"], result["batch"], result["repeats"]) == (4, 2, 2)
+    assert result["img_per_s"] > 0 and result["img_per_s_per_core"] > 0
