@@ -64,6 +64,10 @@ def plan(settings, work_dir):
                     "model": model, "mode": modes[index], "batch": settings.train_batch,
                     "steps": settings.train_steps,
                     "steps_per_execution": settings.steps_per_execution}))
+    if settings.torchvision and "peers" in measure:
+        tasks.append(("torchvision resnet50", "torchvision_resnet50", {
+            "precisions": list(settings.torchvision), "batch": settings.train_batch,
+            "repeats": settings.repeats, "steps": settings.train_steps}))
     for pair in settings.training_pairs if "paired_training" in measure else []:
         tasks.append((f"paired training {pair[0]} vs {pair[1]}", "paired_training", {
             "arms": pair, "batch": settings.train_batch,

@@ -210,6 +210,10 @@ def markdown(report):
                             f">= {t['goal']}",
                             {True: "yes", False: "**no**", None: "not measured"}[t["met"]]]
                            for t in targets]))
+    skipped = [r for r in results if r.get("kind") == "skipped"]
+    if skipped:
+        out.append("\n### Skipped\n")
+        out += [f"- {r['model']}: {r['reason']}" for r in skipped]
     errors = [r for r in results if "error" in r]
     if errors:
         out.append("\n### Failed measurements\n")

@@ -6,6 +6,7 @@ import dataclasses
 
 from benchmarks import models as models_lib
 from benchmarks.runtimes import INFERENCE_RUNTIMES, KERAS_RUNTIMES, TF_RUNTIMES, check_runtime
+from benchmarks.tasks import peers
 from benchmarks.tasks.training import TRAINING_MODES, check_mode
 
 # The runtimes each model is measured in: the two ResNet-50s in all of them, so that
@@ -21,8 +22,8 @@ FULL_RUNTIMES = {
 }
 
 # The parts of a run, in the order `plan` schedules them.
-PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "paired_training",
-         "agreement")
+PARTS = ("ceiling", "pipeline", "inference", "paired", "training", "peers",
+         "paired_training", "agreement")
 OURS_VS_BASELINE = ("tf", "tf_xla", "litert_float32", "onnxruntime")
 
 
@@ -53,8 +54,13 @@ class Settings:
             trained step by step in turn in one process (`tasks.paired_training`),
             at `train_batch` (the "paired_training" part).
         training_pair_repeats: int. Timed pairs of training steps.
+        torchvision: tuple of str. Precisions of torchvision's ResNet-50 in native
+            PyTorch (`tasks.peers.PRECISIONS`; the "peers" part), at `train_batch`,
+            `repeats` calls and `train_steps` steps; skipped, with the reason in the
+            report, where torchvision is not installed. Empty measures none.
         measure: tuple of str. Parts of the plan to run: "ceiling", "pipeline",
-            "inference", "paired", "training", "paired_training", "agreement".
+            "inference", "paired", "training", "peers", "paired_training",
+            "agreement".
     """
 
     inference: dict
@@ -75,6 +81,7 @@ class Settings:
     pair_repeats: int = 5
     training_pairs: list = dataclasses.field(default_factory=list)
     training_pair_repeats: int = 6
+    torchvision: tuple = ()
     measure: tuple = PARTS
 
     def __post_init__(self):
@@ -100,13 +107,16 @@ class Settings:
             if unknown:
                 raise ValueError(f"Unknown training mode(s) {unknown} for model={model!r}. "
                                  f"Allowed values: {list(TRAINING_MODES)}.")
+        peers.check_precisions(self.torchvision)
         if not self.batches or any(int(b) < 1 for b in self.batches):
             raise ValueError(f"batches must be positive integers; received {self.batches!r}.")
 
     def only(self, models):
-        """A copy that measures only `models` (keys of `models.MODELS`): their inference
-        and training rows, and the pairs whose two arms are both among them."""
-        keep = {models_lib.check_model(model) for model in models}
+        """A copy that measures only `models` (keys of `models.MODELS`, or
+        `models.TORCHVISION`): their inference and training rows, and the pairs whose
+        two arms are both among them."""
+        keep = {models_lib.check_model(model) for model in models
+                if model != models_lib.TORCHVISION}
 
         def both(pairs):
             return [pair for pair in pairs if {pair[0][0], pair[1][0]} <= keep]
@@ -114,7 +124,8 @@ class Settings:
         return dataclasses.replace(
             self, inference={m: r for m, r in self.inference.items() if m in keep},
             training={m: r for m, r in self.training.items() if m in keep},
-            pairs=both(self.pairs), training_pairs=both(self.training_pairs))
+            pairs=both(self.pairs), training_pairs=both(self.training_pairs),
+            torchvision=self.torchvision if models_lib.TORCHVISION in models else ())
 
 
 def _tf_training_modes(gpus):
@@ -159,6 +170,7 @@ def full_settings(gpu=False, backend="tensorflow"):
         training_pairs=[[[model, "default"], [models_lib.BASELINE, "default"]]
                         for model in ("resnet50", "resnet50_v1", "resnet50_keras_bn")]
         + _keras_hub_pairs(("default",)),
+        torchvision=_torchvision_precisions(gpu),
         ceiling_n=8192 if gpu else 2048)
 
 
@@ -168,6 +180,12 @@ def _keras_hub_pairs(runtimes):
     if not models_lib.available(models_lib.KERAS_HUB):
         return []
     return [[["resnet50", runtime], [models_lib.KERAS_HUB, runtime]] for runtime in runtimes]
+
+
+def _torchvision_precisions(gpu):
+    """torchvision's ResNet-50 in float32, and on a GPU also under bfloat16 autocast
+    (the CPU runs no mixed precision on the Keras side either)."""
+    return peers.PRECISIONS if gpu else ("float32",)
 
 
 def quick_settings(gpu=False, backend="tensorflow"):
@@ -229,5 +247,6 @@ def keras_backend_settings(backend, gpu=False, quick=False):
                         for mode in ("default",) + mixed]
         + _keras_hub_pairs(("default",) + mixed),
         training_pair_repeats=10 if gpu else 6,
+        torchvision=_torchvision_precisions(gpu),
         pipeline_files=0, ceiling_n=8192 if gpu else 2048, agreement_epochs=0,
-        measure=("ceiling", "inference", "paired", "training", "paired_training"))
+        measure=("ceiling", "inference", "paired", "training", "peers", "paired_training"))

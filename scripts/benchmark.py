@@ -32,7 +32,7 @@ flags.DEFINE_integer("latency_repeats", None, "Timed calls at batch 1.")
 flags.DEFINE_integer("train_steps", None, "Timed training executions.")
 flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
 flags.DEFINE_list("measure", None, "Parts to run (default all): ceiling, pipeline, "
-                  "inference, paired, training, paired_training, agreement.")
+                  "inference, paired, training, peers, paired_training, agreement.")
 flags.DEFINE_list("models", None, "Only these benchmark models, and the pairs of two of "
                   "them (e.g. resnet50,keras_hub_resnet50).")
 flags.DEFINE_integer("pair_repeats", None, "Timed pairs of calls per batch of each paired "

@@ -9,7 +9,7 @@ To add a task: write it in the module of its kind (or a new one) and name it in 
 `benchmarks.plan` then schedules it by that name.
 """
 
-from benchmarks.tasks import ceiling, exports, inference, pipeline, profile, training
+from benchmarks.tasks import ceiling, exports, inference, peers, pipeline, profile, training
 
 TASKS = {
     "ceiling": ceiling.ceiling,
@@ -21,6 +21,7 @@ TASKS = {
     "training": training.training,
     "paired_training": training.paired_training,
     "profile_training": profile.profile_training,
+    "torchvision_resnet50": peers.torchvision_resnet50,
 }
 
 
