@@ -1,6 +1,7 @@
 """Benchmarks keras_resnet against keras.applications.ResNet50 in one run: inference in
 TensorFlow / SavedModel / LiteRT / ONNX Runtime, training steps, the input pipeline and
-the machine's GEMM ceiling. Writes JSON and a markdown table.
+the machine's GEMM ceiling (and torchvision's ResNet-50 where it is installed). Writes
+JSON and a markdown table. The suite is the repository's benchmarks/ package.
 
     scripts/benchmark.py --quick
     scripts/benchmark.py --json=runs/benchmark/results.json --markdown=docs/benchmarks.md
