@@ -1,6 +1,7 @@
 """Benchmarks keras_resnet against keras.applications.ResNet50 in one run: inference in
 TensorFlow / SavedModel / LiteRT / ONNX Runtime, training steps, the input pipeline and
-the machine's GEMM ceiling. Writes JSON and a markdown table.
+the machine's GEMM ceiling (and torchvision's ResNet-50 where it is installed). Writes
+JSON and a markdown table. The suite is the repository's benchmarks/ package.
 
     scripts/benchmark.py --quick
     scripts/benchmark.py --json=runs/benchmark/results.json --markdown=docs/benchmarks.md
@@ -14,6 +15,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# benchmarks/ lives at the repository root, outside the installed keras_resnet package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -30,7 +33,7 @@ flags.DEFINE_integer("latency_repeats", None, "Timed calls at batch 1.")
 flags.DEFINE_integer("train_steps", None, "Timed training executions.")
 flags.DEFINE_integer("train_batch", None, "Per-replica training batch. Default 32.")
 flags.DEFINE_list("measure", None, "Parts to run (default all): ceiling, pipeline, "
-                  "inference, paired, training, paired_training, agreement.")
+                  "inference, paired, training, peers, paired_training, agreement.")
 flags.DEFINE_list("models", None, "Only these benchmark models, and the pairs of two of "
                   "them (e.g. resnet50,keras_hub_resnet50).")
 flags.DEFINE_integer("pair_repeats", None, "Timed pairs of calls per batch of each paired "
@@ -50,13 +53,13 @@ flags.DEFINE_string("section", "results", "Name of the marked section of --markd
 
 def main(argv):
     del argv
-    from keras_resnet.benchmark import (full_settings, quick_settings, run_suite, write_json,
+    from benchmarks import (full_settings, quick_settings, run_suite, write_json,
                                         write_markdown)
 
     if FLAGS.from_json:
         import json
 
-        from keras_resnet.benchmark import derive
+        from benchmarks import derive
 
         with open(FLAGS.from_json) as handle:
             report = derive(json.load(handle))
@@ -66,7 +69,7 @@ def main(argv):
         return 0
     if FLAGS.profile:
         return _profile(FLAGS.profile)
-    from keras_resnet.benchmark.tasks import accelerators, backend
+    from benchmarks.backend import accelerators, backend
 
     settings = (quick_settings if FLAGS.quick else full_settings)(len(accelerators()),
                                                                   backend())
@@ -98,10 +101,9 @@ def _profile(models):
     """Profiles each model's training step in its own subprocess and prints the table."""
     import tempfile
 
-    from keras_resnet.benchmark import models as models_lib
-    from keras_resnet.benchmark import write_json
-    from keras_resnet.benchmark.profile import profile_table
-    from keras_resnet.benchmark.suite import run_task
+    from benchmarks import models as models_lib
+    from benchmarks import run_task, write_json
+    from benchmarks.tasks.profile import profile_table
 
     for model in models:
         models_lib.check_model(model)

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from keras_resnet.benchmark import (Settings, derive, full_settings, markdown, plan,
+from benchmarks import (Settings, derive, full_settings, markdown, plan,
                                     quick_settings, run_suite, write_json, write_markdown)
-from keras_resnet.benchmark.report import BEGIN, END
-from keras_resnet.benchmark.timing import summarize
+from benchmarks.report import BEGIN, END
+from benchmarks.timing import summarize
 
 MEASURED = ("img_per_s", "img_per_s_min", "img_per_s_max", "median_ms", "p50_ms", "p90_ms",
             "peak_rss_mb", "gflops", "fraction_of_ceiling", "img_per_s_per_core",
@@ -185,8 +185,8 @@ def test_settings_reject_bad_values_naming_them(overrides, message):
 
 
 def test_op_profile_shows_which_batch_norm_kernels_ran(tmp_path):
-    from keras_resnet.benchmark.profile import op_profile, profile_table
-    from keras_resnet.benchmark.suite import run_task
+    from benchmarks import run_task
+    from benchmarks.tasks.profile import op_profile, profile_table
 
     # One through the worker subprocess, as `scripts/benchmark.py --profile` runs it.
     [fused] = run_task("profile_training", {"model": "resnet20", "batch": 4, "steps": 1},
@@ -208,13 +208,14 @@ import json
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_resnet.benchmark import tasks
+from benchmarks import backend
+from benchmarks.tasks import training
 # Two logical CPUs stand in for two GPUs: the same MirroredStrategy path.
-tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
-results = tasks.training("resnet20", "plain", batch=4, steps=2)
-results += tasks.training("resnet20", "mixed", batch=4, steps=2)
+backend.accelerators = lambda: tf.config.list_logical_devices("CPU")
+results = training.training("resnet20", "plain", batch=4, steps=2)
+results += training.training("resnet20", "mixed", batch=4, steps=2)
 try:
-    tasks.training("resnet20", "xla", batch=4, steps=2)
+    training.training("resnet20", "xla", batch=4, steps=2)
 except ValueError as error:
     results.append({"error": str(error)})
 print(json.dumps(results))
@@ -250,10 +251,11 @@ def test_training_replicates_over_several_devices_in_tensorflow():
 _ONE_DEVICE_MIXED_TRAINING = """
 import json
 import tensorflow as tf
-from keras_resnet.benchmark import tasks
+from benchmarks import backend
+from benchmarks.tasks import training
 # One CPU stands in for one GPU: no strategy, mixed precision with XLA.
-tasks.accelerators = lambda: tf.config.list_logical_devices("CPU")
-print(json.dumps([tasks.training("resnet20", mode, batch=4, steps=2)[0]
+backend.accelerators = lambda: tf.config.list_logical_devices("CPU")
+print(json.dumps([training.training("resnet20", mode, batch=4, steps=2)[0]
                   for mode in ("mixed_xla", "bf16_xla")]))
 """
 
@@ -280,18 +282,17 @@ def test_tensorflow_plans_over_several_gpus_drop_the_xla_modes():
 @pytest.mark.slow
 def test_keras_hub_peer_is_our_resnet50_architecture_and_known_macs_hold():
     import keras_resnet
-    from keras_resnet.benchmark import models
-    from keras_resnet.benchmark.suite import known_macs
+    from benchmarks import models
 
     ours, peer = models.build("resnet50"), models.build(models.KERAS_HUB)
     assert peer.count_params() == ours.count_params() == 25_610_152  # incl. BN statistics
     assert peer.output_shape == ours.output_shape == (None, 1000)
     for name, net in (("resnet50", ours), (models.KERAS_HUB, peer)):
-        assert keras_resnet.count_flops(net) == known_macs()[name]
+        assert keras_resnet.count_flops(net) == models.known_macs()[name]
 
 
 def test_keras_hub_pairs_are_planned_only_when_it_is_installed(monkeypatch):
-    from keras_resnet.benchmark import models
+    from benchmarks import models
 
     hub = ["keras_hub_resnet50", "default"]
     assert models.available(models.KERAS_HUB)  # part of the test environment ([all])
@@ -303,7 +304,7 @@ def test_keras_hub_pairs_are_planned_only_when_it_is_installed(monkeypatch):
 
 
 def test_a_missing_keras_hub_names_the_extra(monkeypatch):
-    from keras_resnet.benchmark import models
+    from benchmarks import models
 
     monkeypatch.setitem(sys.modules, "keras_hub", None)  # import keras_hub fails
     with pytest.raises(ImportError, match=r"keras_hub_resnet50.*keras-resnet\[peers\]"):
@@ -334,3 +335,26 @@ def test_only_keeps_the_named_models_and_their_pairs():
                                         ["keras_hub_resnet50", "default"]]]
     with pytest.raises(ValueError, match="model='resnet5'"):
         full_settings().only(["resnet5"])
+
+
+def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
+    import keras_resnet.data
+    from benchmarks.tasks import pipeline
+
+    calls = []
+    real = keras_resnet.data.make_dataset
+
+    def recording(source, **kwargs):
+        calls.append(kwargs)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(keras_resnet.data, "make_dataset", recording)
+    folder = pipeline.make_jpegs(str(tmp_path / "jpegs"), 4, width=64, height=48)
+    [result] = pipeline.input_pipeline(folder, batch=2, image_size=32, batches=2)
+    [kwargs] = calls
+    # The ImageNet training path, decoded on every step (not cached) and repeated.
+    assert (kwargs["training"], kwargs["augment"], kwargs["cache"], kwargs["repeat"]) == (
+        True, "imagenet", False, True)
+    assert kwargs["normalization"].mode == "torch"
+    assert (result["files"], result["batch"], result["repeats"]) == (4, 2, 2)
+    assert result["img_per_s"] > 0 and result["img_per_s_per_core"] > 0

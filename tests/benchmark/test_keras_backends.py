@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from keras_resnet.benchmark import Settings, derive, full_settings, markdown, plan, run_suite
-from keras_resnet.benchmark.suite import keras_backend_settings
-from keras_resnet.benchmark.tasks import predictor
-from keras_resnet.benchmark.timing import summarize
+from benchmarks import (Settings, derive, full_settings, keras_backend_settings, markdown,
+                        plan, run_suite)
+from benchmarks.runtimes import predictor
+from benchmarks.timing import summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -5,6 +5,9 @@ import time
 
 import numpy as np
 
+from benchmarks import backend as backend_lib
+from benchmarks import timing
+
 
 def _best_rate(fn, n, repeats):
     fn()  # warm-up: thread pools, packing buffers, kernel selection
@@ -100,3 +103,11 @@ def gemm_ceiling(n=2048, repeats=3, gpu=False):
     except ImportError:  # the export extra is not installed
         pass
     return {**rates, "best": max(rates.values()), "n": n}
+
+
+def ceiling(n):
+    """The machine's GEMM ceiling as a task (see `gemm_ceiling`), on the GPU where the
+    active Keras backend sees one."""
+    return [{"kind": "ceiling", "model": "-", "runtime": "gemm",
+             **gemm_ceiling(n, gpu=bool(backend_lib.accelerators())),
+             "peak_rss_mb": timing.peak_rss_mb()}]

@@ -7,6 +7,8 @@ import json
 import os
 import tempfile
 
+from benchmarks.tasks import training
+
 
 def _framework_op_stats(logdir):
     """Rows of the profiler's framework_op_stats table for the trace in `logdir`."""
@@ -42,10 +44,8 @@ def op_profile(model, *, batch=16, steps=2):
     """
     import tensorflow as tf
 
-    from keras_resnet.benchmark.tasks import _synthetic_batch, _training_model
-
-    net, _ = _training_model(model, "default")
-    x, y = _synthetic_batch(model, net, batch)
+    net, _ = training.compiled_model(model, "default")
+    x, y = training.synthetic_batch(model, net, batch)
     for _ in range(2):
         net.train_on_batch(x, y)
     with tempfile.TemporaryDirectory() as logdir:
@@ -87,4 +87,7 @@ def profile_table(profiles, top=12):
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["op_profile", "profile_table"]
+def profile_training(model, *, batch, steps=2):
+    """`op_profile` as a task, so that it runs in its own process (TensorFlow's profiler
+    is process-wide)."""
+    return [op_profile(model, batch=batch, steps=steps)]

@@ -1,6 +1,7 @@
 """The models compared: ours from the registry, keras.applications.ResNet50 as the
 in-run baseline, and keras-hub's ResNet-50 (the `peers` extra) as the like-for-like
-peer. Weights are random: speed does not depend on their values."""
+peer. Weights are random: speed does not depend on their values. torchvision's
+ResNet-50, a peer outside Keras, is measured by `tasks.peers` and only named here."""
 
 import importlib.util
 
@@ -24,6 +25,11 @@ MODELS = {
 KERAS_BN_SUFFIX = "_keras_bn"
 BASELINE = "keras_applications_resnet50"
 KERAS_HUB = "keras_hub_resnet50"
+# Our ResNet-50s: only these are compared with keras.applications' ResNet-50.
+RESNET50S = ("resnet50", "resnet50_v1")
+# torchvision's ResNet-50 in native PyTorch (`tasks.peers`): the architecture our
+# ResNet-50 ports torchvision's weights into, so the same multiply-adds.
+TORCHVISION = "torchvision_resnet50"
 
 
 def check_model(name):
@@ -92,3 +98,12 @@ def macs_per_image(model):
     import keras_resnet
 
     return int(keras_resnet.count_flops(model))
+
+
+def known_macs():
+    """Multiply-adds per image of the benchmark models (analytic, keras_resnet.count_flops)."""
+    return {"resnet50": 4_089_184_256, "keras_hub_resnet50": 4_089_184_256,
+            TORCHVISION: 4_089_184_256,
+            "resnet50_v1": 3_857_973_248,
+            "keras_applications_resnet50": 3_857_973_248, "resnet18": 1_814_073_344,
+            "resnet20": 40_551_040}

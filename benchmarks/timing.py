@@ -64,3 +64,31 @@ def time_calls(fn, *, batch, warmup=1, repeats=5):
         fn()
         seconds.append(time.perf_counter() - start)
     return {**summarize(seconds, batch), "peak_rss_mb": peak_rss_mb()}
+
+
+def alternate(first, second, repeats):
+    """Times `first()` and `second()` in turn, `repeats` pairs, alternating which goes
+    first so neither always follows the other (load from other processes then falls on
+    both alike).
+
+    Returns:
+        (list of float, list of float): the seconds of each call of `first`, of `second`.
+    """
+    seconds = ([], [])
+    calls = (first, second)
+    for index in range(repeats):
+        for arm in ((0, 1) if index % 2 == 0 else (1, 0)):
+            start = time.perf_counter()
+            calls[arm]()
+            seconds[arm].append(time.perf_counter() - start)
+    return seconds
+
+
+def pair_summary(ours, theirs, batch):
+    """img/s of both arms and the median, min and max of the per-pair ratios, from the
+    seconds of each timed call (in pairs, in order; see `alternate`)."""
+    ratios = sorted(t / o for o, t in zip(ours, theirs))
+    return {"img_per_s": summarize(ours, batch)["img_per_s"],
+            "reference_img_per_s": summarize(theirs, batch)["img_per_s"],
+            "ratio": statistics.median(ratios), "ratio_min": ratios[0],
+            "ratio_max": ratios[-1], "peak_rss_mb": peak_rss_mb()}

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from keras_resnet.benchmark import quantization
+from benchmarks import quantization
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"

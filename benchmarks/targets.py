@@ -1,0 +1,114 @@
+"""The project's acceptance targets (issue 7): what the benchmark's measurements must
+reach. They are goals of this project, not library code; a goal is changed in `GOALS`,
+and a new target is one more row in `targets`."""
+
+from benchmarks import models as models_lib
+from benchmarks.results import find
+from benchmarks.runtimes import TF_RUNTIMES
+
+# Goal of each kind of target: a measured ratio (or share) must be at least this.
+GOALS = {
+    # Ours against keras.applications' ResNet-50 in the same runtime and batch, also
+    # paired call by call, and against keras-hub's in training: no slower.
+    "parity": 1.0,
+    # LiteRT int8 file against float32: weights are 4x smaller.
+    "int8_size_reduction": 4.0,
+    # int8 against float32 on real images (trained ResNet-20, digits).
+    "int8_top1_agreement": 0.99,
+    # The fastest int8 runtime against LiteRT float32: no slower.
+    "int8_speedup": 1.0,
+    # Our ResNet-50 trained against keras.applications', both the default way.
+    "training_speedup": 1.3,
+    # One core of input pipeline against the whole machine's training img/s.
+    "pipeline_headroom": 3.0,
+}
+
+
+def targets(report):
+    """Where each target stands in this run: a list of {"target", "value", "goal",
+    "best_value", "met", "note"} (value and met None when the run did not measure it)."""
+    results = report["results"]
+    rows = []
+
+    def add(target, value, goal, note="", best=None):
+        rows.append({"target": target, "value": value, "goal": goal, "best_value": best,
+                     "met": None if value is None else bool(value >= goal), "note": note})
+
+    batches = report["settings"]["batches"]
+    backend = report.get("machine", {}).get("backend", "tensorflow")
+    for batch in batches:
+        for runtime in TF_RUNTIMES if backend == "tensorflow" else (backend,):
+            ours = find(results, kind="inference", model="resnet50", runtime=runtime,
+                        batch=batch)
+            add(f"ResNet-50 inference {runtime}, batch {batch}: ours / keras.applications",
+                ours and ours.get("ratio_vs_keras_applications"), GOALS["parity"],
+                best=ours and ours.get("best_ratio_vs_keras_applications"))
+    for runtime in ("litert_float32", "onnxruntime"):
+        for batch in batches:
+            ours = find(results, kind="inference", model="resnet50", runtime=runtime,
+                        batch=batch)
+            add(f"ResNet-50 {runtime}, batch {batch}: ours / keras.applications",
+                ours and ours.get("ratio_vs_keras_applications"), GOALS["parity"],
+                best=ours and ours.get("best_ratio_vs_keras_applications"))
+    exports = {r["runtime"]: r for r in results
+               if r.get("kind") == "export" and r.get("model") == "resnet50"}
+    if "litert_float32" in exports and "litert_int8" in exports:
+        add("ResNet-50 LiteRT int8 size: float32 / int8",
+            exports["litert_float32"]["size_mb"] / exports["litert_int8"]["size_mb"],
+            GOALS["int8_size_reduction"],
+            "weights are 4x smaller; int32 biases and per-channel scales stay")
+    agreement = [r for r in results if r.get("kind") == "quantization"
+                 and r["runtime"] in ("litert_int8", "onnxruntime_int8")]
+    for result in agreement:
+        add(f"top-1 agreement {result['runtime']} vs float32 (trained ResNet-20, digits)",
+            result["top1_agreement"], GOALS["int8_top1_agreement"])
+    for batch in batches:
+        float32 = find(results, kind="inference", model="resnet50", runtime="litert_float32",
+                       batch=batch)
+        int8 = [r for r in results if r.get("kind") == "inference" and r.get("model") ==
+                "resnet50" and r.get("batch") == batch and "int8" in r.get("runtime", "")
+                and "error" not in r]
+        if float32 and int8:
+            fastest = max(int8, key=lambda r: r["img_per_s"])
+            add(f"ResNet-50 fastest int8 ({fastest['runtime']}) / LiteRT float32, batch {batch}",
+                fastest["img_per_s"] / float32["img_per_s"], GOALS["int8_speedup"])
+    for pair in [r for r in results if r.get("kind") == "paired_inference"]:
+        add(f"paired, batch {pair['batch']}: {pair['model']} {pair['runtime']} / "
+            f"{pair['reference_model']} {pair['reference_runtime']}", pair["ratio"],
+            GOALS["parity"], "median of per-call ratios, calls alternated in one process")
+    baseline = find(results, kind="training", model=models_lib.BASELINE, runtime="default")
+    trained = [r for r in results if r.get("kind") == "training" and r.get("model") == "resnet50"
+               and "error" not in r]
+    if baseline and trained:
+        fastest = max(trained, key=lambda r: r["img_per_s"])
+        add(f"ResNet-50 training, fastest ({fastest['runtime']}) / keras.applications default",
+            fastest["img_per_s"] / baseline["img_per_s"], GOALS["training_speedup"],
+            best=fastest["img_per_s_max"] / baseline["img_per_s_max"])
+    for result in trained:
+        if result.get("ratio_same_mode") and result["runtime"] != "default":
+            add(f"ResNet-50 training {result['runtime']}: ours / keras.applications "
+                f"{result['runtime']}", result["ratio_same_mode"],
+                GOALS["parity"], "the same mode on both sides")
+    peers = {models_lib.BASELINE: "keras.applications", models_lib.KERAS_HUB: "keras-hub"}
+    for pair in [r for r in results if r.get("kind") == "paired_training"]:
+        if pair["reference_model"] in peers and pair["model"] in models_lib.RESNET50S:
+            # The speed-up is the target for both trained the default way against
+            # keras.applications; any other pair must not be slower.
+            default = (pair["reference_model"] == models_lib.BASELINE and
+                       pair["runtime"] == pair["reference_runtime"] == "default")
+            goal = GOALS["training_speedup" if default else "parity"]
+            ours = "ours" if pair["model"] == "resnet50" else f"ours {pair['model']}"
+            add(f"paired: ResNet-50 training, {ours} {pair['runtime']} / "
+                f"{peers[pair['reference_model']]} {pair['reference_runtime']}, "
+                f"batch {pair['batch']}", pair["ratio"], goal,
+                "median of per-step ratios, steps alternated in one process")
+    pipeline = find(results, kind="input_pipeline")
+    fastest_training = max(trained or [r for r in results if r.get("kind") == "training"
+                                       and "error" not in r],
+                           key=lambda r: r["img_per_s"], default=None)
+    if pipeline and fastest_training:
+        add(f"input pipeline img/s per core / {fastest_training['model']} training img/s",
+            pipeline["img_per_s_per_core"] / fastest_training["img_per_s"],
+            GOALS["pipeline_headroom"],
+            "training img/s of the whole machine, so one core of input keeps up 3x over")
+    return rows
