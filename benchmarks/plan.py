@@ -19,9 +19,12 @@ def plan(settings, work_dir):
     ceiling = ("ceiling", "ceiling", {"n": settings.ceiling_n})
     tasks = [ceiling] if "ceiling" in measure else []
     if settings.pipeline_files and "pipeline" in measure:
-        tasks.append(("input pipeline", "input_pipeline", {
-            "folder": os.path.join(work_dir, "jpegs"), "batch": 32, "image_size": 224,
-            "batches": settings.pipeline_batches}))
+        for label, augmentations, size in (("", "paper", 224),
+                                           (", torchvision V2 augmentations", "torchvision_v2",
+                                            176)):
+            tasks.append((f"input pipeline{label}", "input_pipeline", {
+                "folder": os.path.join(work_dir, "jpegs"), "batch": 32, "image_size": size,
+                "batches": settings.pipeline_batches, "augmentations": augmentations}))
     needed = {}
     if "inference" in measure:
         needed = {m: [r for r in rs if r in EXPORTED_RUNTIMES]

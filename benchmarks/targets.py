@@ -102,12 +102,14 @@ def targets(report):
                 f"{peers[pair['reference_model']]} {pair['reference_runtime']}, "
                 f"batch {pair['batch']}", pair["ratio"], goal,
                 "median of per-step ratios, steps alternated in one process")
-    pipeline = find(results, kind="input_pipeline")
     fastest_training = max(trained or [r for r in results if r.get("kind") == "training"
                                        and "error" not in r],
                            key=lambda r: r["img_per_s"], default=None)
-    if pipeline and fastest_training:
-        add(f"input pipeline img/s per core / {fastest_training['model']} training img/s",
+    pipelines = [r for r in results if r.get("kind") == "input_pipeline" and "error" not in r]
+    for pipeline in pipelines if fastest_training else []:
+        augmentations = pipeline.get("augmentations", "paper")
+        add(f"input pipeline ({augmentations} augmentations, {pipeline.get('image_size', 224)}"
+            f" crop) img/s per core / {fastest_training['model']} training img/s",
             pipeline["img_per_s_per_core"] / fastest_training["img_per_s"],
             GOALS["pipeline_headroom"],
             "training img/s of the whole machine, so one core of input keeps up 3x over")

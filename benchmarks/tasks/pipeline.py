@@ -1,5 +1,7 @@
 """The input-pipeline task: images per second of `keras_resnet.data.make_dataset`'s
-ImageNet training pipeline over generated JPEG files."""
+ImageNet training pipeline over generated JPEG files, with the paper's augmentation or
+torchvision's V2 recipe's (TrivialAugment Wide, random erasing 0.1, mixup 0.2, cutmix
+1.0, train crop 176)."""
 
 import time
 
@@ -8,7 +10,15 @@ import numpy as np
 from benchmarks import timing
 
 
-def input_pipeline(folder, *, batch, image_size, batches):
+# make_dataset arguments of each augmentation set (train crop size given separately).
+AUGMENTATIONS = {
+    "paper": {},
+    "torchvision_v2": {"auto_augment": "trivialaugment", "random_erase": 0.1,
+                       "mix": {"mixup_alpha": 0.2, "cutmix_alpha": 1.0}},
+}
+
+
+def input_pipeline(folder, *, batch, image_size, batches, augmentations="paper"):
     """Images per second of the ImageNet training input path (JPEG decode, random-resized
     crop, flip, normalize, batch) over the JPEG files in `folder` (one subfolder per
     class), with tf.data's default parallelism over all cores.
@@ -24,13 +34,20 @@ def input_pipeline(folder, *, batch, image_size, batches):
         batch: int. Batch size.
         image_size: int. Crop side.
         batches: int. Timed batches (after 3 warm-up batches).
+        augmentations: str. A key of `AUGMENTATIONS`. Defaults to "paper".
     """
-    from keras_resnet.data import Normalization, load_source, make_dataset
+    from keras_resnet.data import MixConfig, Normalization, load_source, make_dataset
 
+    if augmentations not in AUGMENTATIONS:
+        raise ValueError(f"Unknown augmentations={augmentations!r}. "
+                         f"Allowed values: {sorted(AUGMENTATIONS)}.")
+    extra = dict(AUGMENTATIONS[augmentations])
+    if "mix" in extra:
+        extra.update(mix=MixConfig(**extra["mix"]), one_hot=True)
     source = load_source(f"folder:{folder}", "train", holdout_fraction=0.0)
     dataset = make_dataset(source, training=True, batch_size=batch, image_size=image_size,
                            augment="imagenet", normalization=Normalization.from_mode("torch"),
-                           cache=False, repeat=True)
+                           cache=False, repeat=True, num_classes=source.num_classes, **extra)
     iterator = iter(dataset)
     for _ in range(3):
         next(iterator)
@@ -43,6 +60,7 @@ def input_pipeline(folder, *, batch, image_size, batches):
     cores = timing.cpu_count()
     stats = timing.summarize(seconds, batch)
     return [{"kind": "input_pipeline", "model": "-", "runtime": "tf.data", "cores": cores,
+             "augmentations": augmentations, "image_size": image_size,
              "img_per_s_per_core": stats["img_per_s"] / cores, "files": source.num_examples,
              **stats, "peak_rss_mb": timing.peak_rss_mb()}]
 

@@ -358,3 +358,27 @@ def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
     assert kwargs["normalization"].mode == "torch"
     assert (result["files"], result["batch"], result["repeats"]) == (4, 2, 2)
     assert result["img_per_s"] > 0 and result["img_per_s_per_core"] > 0
+
+
+def test_input_pipeline_runs_the_torchvision_v2_augmentations(tmp_path, monkeypatch):
+    import keras_resnet.data
+    from benchmarks.tasks import pipeline
+
+    calls = []
+    real = keras_resnet.data.make_dataset
+
+    def recording(source, **kwargs):
+        calls.append(kwargs)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(keras_resnet.data, "make_dataset", recording)
+    folder = pipeline.make_jpegs(str(tmp_path / "jpegs"), 4, width=64, height=48)
+    [result] = pipeline.input_pipeline(folder, batch=2, image_size=32, batches=2,
+                                       augmentations="torchvision_v2")
+    [kwargs] = calls
+    assert (kwargs["auto_augment"], kwargs["random_erase"], kwargs["one_hot"]) == (
+        "trivialaugment", 0.1, True)
+    assert (kwargs["mix"].mixup_alpha, kwargs["mix"].cutmix_alpha) == (0.2, 1.0)
+    assert result["augmentations"] == "torchvision_v2" and result["img_per_s"] > 0
+    with pytest.raises(ValueError, match="augmentations='v3'"):
+        pipeline.input_pipeline(folder, batch=2, image_size=32, batches=1, augmentations="v3")
