@@ -90,6 +90,37 @@ def prepare(layer, arrays, *, source):
     return layer, values
 
 
+def resolve_skip_head(model, skip_head, head_arrays):
+    """Whether to leave `predictions` out: True, False, or for "auto" when the
+    checkpoint's classifier {variable name: array} (None if it has none) does not fit
+    the model's; always True for a model without `predictions`."""
+    if not has_top(model):
+        return True
+    if skip_head != "auto":
+        return bool(skip_head)
+    if head_arrays is None:
+        return True
+    try:
+        prepare(model.get_layer("predictions"), head_arrays, source="the checkpoint")
+    except ValueError:
+        return True
+    return False
+
+
+def raise_problems(problems, source, *, shown=5):
+    """Raises one ValueError listing the first `shown` of the layers' `problems` (the
+    messages of `prepare`), so a checkpoint of another architecture shows where it
+    differs; does nothing when there are none."""
+    if not problems:
+        return
+    more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+    if len(problems) == 1:
+        raise ValueError(problems[0])
+    raise ValueError(
+        f"{source} does not fit the model at {len(problems)} layers{more}; the first:\n- "
+        + "\n- ".join(problems[:shown]))
+
+
 def assign(prepared):
     """Writes the output of `prepare` for every layer; call it only once all layers
     are prepared, so that a mismatch leaves the model untouched."""

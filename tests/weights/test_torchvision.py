@@ -259,14 +259,6 @@ def test_data_parallel_prefix_and_numpy_state_dict_load():
                                atol=TOL, rtol=0)
 
 
-def test_missing_torch_gives_install_hint(tmp_path, monkeypatch):
-    path = tmp_path / "model.pth"
-    path.write_bytes(b"not used")
-    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
-    with pytest.raises(ImportError, match=r"pip install keras-resnet\[torch\]"):
-        keras_resnet.load_torchvision_weights(tiny(), path)
-
-
 def test_epsilon_mismatch_warns():
     state = TorchResNet(BasicBlock, [1, 1, 1, 1], num_classes=5).state_dict()
     with pytest.warns(UserWarning, match="epsilon"):
