@@ -56,6 +56,10 @@ def check_bn_epsilon(model, expected, *, source):
         )
 
 
+ADVICE = ("Check that the model's depth, width, groups and `classes` match the checkpoint "
+          "(include_top=False skips the classifier).")
+
+
 def prepare(layer, arrays, *, source):
     """`layer`'s variable values from {variable name: array}, shapes checked.
 
@@ -82,9 +86,7 @@ def prepare(layer, arrays, *, source):
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"Shape mismatch at layer {layer.name!r} ({name}): the model expects "
-                f"{tuple(variable.shape)}, {source} has {tuple(value.shape)}. Check that "
-                "the model's depth, width, groups and `classes` match the checkpoint "
-                "(include_top=False skips the classifier)."
+                f"{tuple(variable.shape)}, {source} has {tuple(value.shape)}. {ADVICE}"
             )
         values.append(value.astype(variable.dtype))
     return layer, values
@@ -116,9 +118,10 @@ def raise_problems(problems, source, *, shown=5):
     more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
     if len(problems) == 1:
         raise ValueError(problems[0])
+    first = [p.replace(" " + ADVICE, "") for p in problems[:shown]]
     raise ValueError(
         f"{source} does not fit the model at {len(problems)} layers{more}; the first:\n- "
-        + "\n- ".join(problems[:shown]))
+        + "\n- ".join(first) + f"\n{ADVICE}")
 
 
 def assign(prepared):

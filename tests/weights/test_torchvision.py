@@ -7,8 +7,6 @@ the same state-dict keys): conv1, bn1, layer{1..4}.{i}.conv{1,2,3}/bn{1,2,3},
 torchvision's.
 """
 
-import sys
-
 import numpy as np
 import pytest
 
