@@ -213,7 +213,8 @@ def _rows():
             f"{HF_PREFIX}timm/{model}.{tag}", None, "safetensors", top1, top5,
             _resize(224, crop_pct), 224, interpolation,
             "tf" if tag in _TIMM_TF_MODE else "torch", license_, name=f"{model}.{tag}"))
-    return tuple(rows)
+    order = [*_TORCHVISION, *_KERAS_APPLICATIONS]
+    return tuple(sorted(rows, key=lambda row: order.index(row.variant)))  # stable
 
 
 ROWS = _rows()
@@ -280,4 +281,19 @@ def is_tag(weights):
     return weights.isidentifier() and not os.path.exists(weights)
 
 
-__all__ = ["ROWS", "WeightsRow", "IMAGENET_TAGS", "list_weights", "tags", "find"]
+__all__ = ["ROWS", "WeightsRow", "IMAGENET_TAGS", "find", "list_weights", "markdown_table",
+           "tags"]
+
+
+def markdown_table(rows=None):
+    """The README's table of the catalogue (all rows for None): one line per row."""
+    lines = [
+        "| variant | tag | top-1 | top-5 | resize / crop | interpolation | preprocessing "
+        "| source | license |",
+        "|---|---|---:|---:|---|---|---|---|---|",
+    ]
+    for r in ROWS if rows is None else rows:
+        lines.append(
+            f"| {r.variant} | `{r.tag}` | {r.top1:.2f} | {r.top5:.2f} | {r.resize} / {r.crop} "
+            f"| {r.interpolation} | {r.preprocessing} | {r.source} ({r.name}) | {r.license} |")
+    return "\n".join(lines)

@@ -246,3 +246,14 @@ def test_keras_applications_row_checks_md5(keras_home, monkeypatch):
     wrong = dataclasses.replace(row, file_hash="0" * 32)
     with pytest.raises(OSError, match="Could not download"):  # get_file refetches; offline
         imagenet.fetch_row(wrong)
+
+
+def test_readme_weights_table_is_current():
+    import pathlib
+
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text()
+    block = text.split("<!-- weights-table:begin -->\n", 1)[1].split(
+        "\n<!-- weights-table:end -->", 1)[0]
+    assert block == catalog.markdown_table(), \
+        "README weights table out of date: run scripts/model_table.py --write"
