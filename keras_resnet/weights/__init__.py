@@ -8,7 +8,7 @@ and `hf://` addresses.
   "torchvision_v2", "timm_a1": the row's file, downloaded once into a cache;
 - "hf://<owner>/<repo>[@revision][/filename]": a Hugging Face Hub file
   (`model.safetensors`, else `pytorch_model.bin`), through huggingface_hub's cache;
-- a path: a torchvision-layout state dict (`.pth`, `.pt`, `.bin`, `.safetensors`) for
+- a path: a torchvision-layout state dict (`.pth`, `.pt`, `.safetensors`) for
   the v1.5 models; a keras.applications `.h5` (legacy layout, or a Keras 3
   `.weights.h5` of `keras.applications.ResNet*`) for the v1 models; any other
   `.weights.h5` / `.keras`: Keras' own `model.load_weights`;
@@ -28,7 +28,9 @@ from keras_resnet.weights.keras_applications import (
 )
 from keras_resnet.weights.torchvision import load_torchvision_weights
 
-TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+# A local ".bin" is too generic a name to guess; Hub repos' pytorch_model.bin is read
+# through hf:// addresses.
+TORCH_SUFFIXES = (".pth", ".pt", ".safetensors")
 H5_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_RESIZE, DEFAULT_CROP = 256, 224
 
@@ -54,8 +56,8 @@ def weights_format(path):
         raise ValueError(f"{path!r} is not a readable Keras HDF5 weights file.")
     raise ValueError(
         f"Unsupported weights file {path!r}. Allowed: a torchvision-layout state dict "
-        "(.pth, .pt, .bin, .safetensors), a keras.applications .h5 file, or a Keras "
-        ".weights.h5 / .keras file."
+        "(.pth, .pt, .safetensors), a keras.applications .h5 file, or a Keras "
+        ".weights.h5 / .keras file (a Hub repo's pytorch_model.bin: pass hf://owner/repo)."
     )
 
 
@@ -71,6 +73,13 @@ def _row(weights, variant):
             "pass a weights file path or an hf:// address instead."
         )
     return catalog.find(variant, weights)
+
+
+def _tag_row(weights, variant):
+    """`_row`, with the pre-catalogue error for "imagenet" on a variant without it."""
+    if weights == "imagenet" and variant is not None and variant not in catalog.IMAGENET_TAGS:
+        imagenet.source(variant)  # lists the variants that have ImageNet weights
+    return _row(weights, variant)
 
 
 def _known_row(weights):
@@ -208,10 +217,7 @@ def resolve(weights, *, variant=None, include_top=True):
     if isinstance(weights, collections.abc.Mapping):
         return weights, "torchvision"
     if isinstance(weights, str) and catalog.is_tag(weights):
-        if weights == "imagenet" and variant is not None and \
-                variant not in catalog.IMAGENET_TAGS:
-            imagenet.source(variant)  # lists the variants that have ImageNet weights
-        row = _row(weights, variant)
+        row = _tag_row(weights, variant)
         path = imagenet.fetch_row(row, include_top=include_top)
         return path, "keras_applications" if row.source == "keras_applications" else \
             "torchvision"
@@ -246,6 +252,8 @@ def load_weights(model, weights, *, variant=None, skip_head=False):
     """
     if weights is None:
         return model
+    if catalog.is_tag(weights):
+        _tag_row(weights, variant)  # a missing variant or an unknown tag: say so first
     path, fmt = resolve(weights, variant=variant,
                         include_top=has_top(model) and skip_head is not True)
     if fmt == "torchvision":

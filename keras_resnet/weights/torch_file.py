@@ -64,9 +64,13 @@ class _Storage:
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
     size, stride = tuple(size), tuple(stride)
     flat = storage.flat
+    if len(size) != len(stride) or storage_offset < 0 or min(size + stride, default=0) < 0:
+        # as_strided trusts its arguments: never let a file point outside its storage.
+        raise ValueError(f"Corrupt checkpoint: a tensor of size {size}, stride {stride} "
+                         f"and offset {storage_offset}.")
     if size:
         end = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
-        if min(size) > 0 and (storage_offset < 0 or end > flat.size):
+        if min(size) > 0 and end > flat.size:
             raise ValueError(
                 f"Corrupt checkpoint: a tensor of size {size} and stride {stride} at "
                 f"offset {storage_offset} reaches past its storage of {flat.size} elements."

@@ -8,7 +8,7 @@ transpose for grouped convs, whose groups split the channels contiguously in bot
 frameworks — and the fc weight is transposed. Outputs then match PyTorch's because our
 builders pad strided convs symmetrically and default to PyTorch's BN epsilon (1e-5).
 
-Files are read without torch: `.pth`/`.pt`/`.bin` by the allow-list unpickler of
+Files are read without torch: `.pth`/`.pt` by the allow-list unpickler of
 `torch_file`, `.safetensors` by the safetensors package's NumPy API. A dict of torch
 tensors is also taken (converted with the tensors' own `.numpy()`).
 """
@@ -96,7 +96,7 @@ def read_state_dict(path_or_state_dict):
     """Loads a torchvision state dict as {key: NumPy array}.
 
     Args:
-        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt`/`.bin` file saved with
+        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt` file saved with
             `torch.save(model.state_dict(), path)` or a `.safetensors` file, or a
             mapping of tensors/arrays.
 
@@ -168,7 +168,7 @@ def load_torchvision_weights(model, path_or_state_dict, *, skip_head=False):
 
     Args:
         model: keras.Model built by keras_resnet.
-        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt`/`.bin` state dict
+        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt` state dict
             (e.g. torchvision's `resnet50-0676ba61.pth`) or a `.safetensors` file (e.g.
             timm's), or a mapping of tensors/arrays.
         skip_head: bool or "auto". True: load the backbone only. "auto": also the

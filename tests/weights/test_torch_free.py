@@ -189,3 +189,21 @@ def test_torch_free_loads_match_pytorch(tmp_path):
     # Offline means offline: nothing was added to the cache.
     blobs = sorted(p.name for p in cache.rglob("blobs/*"))
     assert len(blobs) == 2
+
+
+def test_tensor_reaching_outside_its_storage_is_refused(tmp_path):
+    state = {"w": torch.arange(4, dtype=torch.float32)}
+    path = tmp_path / "x.pth"
+    torch.save(state, path)
+    with zipfile.ZipFile(path) as archive:
+        records = {n: archive.read(n) for n in archive.namelist()}
+    name = next(n for n in records if n.endswith("data.pkl"))
+    # Shrink the storage record: the tensor's 4 elements no longer fit in it.
+    data = next(n for n in records if "/data/" in n)
+    records[data] = records[data][:8]
+    with zipfile.ZipFile(tmp_path / "bad.pth", "w") as archive:
+        for n, payload in records.items():
+            archive.writestr(n, payload)
+    assert name
+    with pytest.raises(ValueError, match="reaches past its storage"):
+        torch_file.read_torch_file(tmp_path / "bad.pth")
