@@ -26,7 +26,7 @@ from keras_resnet.weights.keras_applications import (
     file_layout,
     load_keras_applications_weights,
 )
-from keras_resnet.weights.torchvision import load_torchvision_weights
+from keras_resnet.weights.torchvision import load_torchvision_weights, torchvision_state_dict
 
 # A local ".bin" is too generic a name to guess; Hub repos' pytorch_model.bin is read
 # through hf:// addresses.
@@ -273,6 +273,7 @@ __all__ = [
     "load_weights",
     "preprocessing_for",
     "resolve",
+    "torchvision_state_dict",
     "weights_format",
     "weights_row",
 ]

@@ -125,6 +125,33 @@ def read_state_dict(path_or_state_dict):
     return state
 
 
+def torchvision_state_dict(model):
+    """`model`'s weights as a torchvision state dict {key: NumPy array}: the inverse of
+    `load_torchvision_weights`, e.g. to save a model for PyTorch with
+    `safetensors.numpy.save_file(state, path)` or `torch.save`.
+
+    Raises:
+        ValueError: a layer with weights has no torchvision counterpart.
+    """
+    state = {}
+    for layer in common.weighted_layers(model):
+        module = torch_module_name(layer.name)
+        if module is None:
+            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no "
+                             "counterpart in torchvision's ResNets.")
+        values = [keras.ops.convert_to_numpy(v) for v in layer.weights]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            names = ("weight", "bias", "running_mean", "running_var")
+        elif isinstance(layer, keras.layers.Conv2D):
+            values[0] = values[0].transpose(3, 2, 0, 1)
+            names = ("weight", "bias")
+        else:
+            values[0] = values[0].T
+            names = ("weight", "bias")
+        state.update({f"{module}.{n}": np.ascontiguousarray(v) for n, v in zip(names, values)})
+    return state
+
+
 def _layer_arrays(layer, module, state):
     def get(param):
         key = f"{module}.{param}"

@@ -122,24 +122,7 @@ def test_weights_row_for_tags_and_files():
         weights_lib.weights_row("nope", "resnet50")
 
 
-def _state_dict(model):
-    """torchvision-layout arrays of one of our v1.5 models."""
-    from keras_resnet.weights.torchvision import torch_module_name
-
-    state = {}
-    for layer in model.layers:
-        module = torch_module_name(layer.name)
-        if module is None or not layer.weights:
-            continue
-        values = layer.get_weights()
-        if isinstance(layer, keras.layers.BatchNormalization):
-            for suffix, value in zip(("weight", "bias", "running_mean", "running_var"), values):
-                state[f"{module}.{suffix}"] = value
-        elif isinstance(layer, keras.layers.Conv2D):
-            state[f"{module}.weight"] = values[0].transpose(3, 2, 0, 1)
-        else:
-            state[f"{module}.weight"], state[f"{module}.bias"] = values[0].T, values[1]
-    return state
+_state_dict = weights_lib.torchvision.torchvision_state_dict
 
 
 @pytest.fixture(scope="module")
