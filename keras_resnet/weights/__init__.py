@@ -26,7 +26,10 @@ from keras_resnet.weights.keras_applications import (
     file_layout,
     load_keras_applications_weights,
 )
-from keras_resnet.weights.torchvision import load_torchvision_weights, torchvision_state_dict
+from keras_resnet.weights.torchvision import (
+    load_torchvision_weights,
+    torchvision_state_dict,
+)
 
 # A local ".bin" is too generic a name to guess; Hub repos' pytorch_model.bin is read
 # through hf:// addresses.

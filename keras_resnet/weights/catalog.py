@@ -184,7 +184,7 @@ _TIMM_TF_MODE = ("ra4_e3600_r224_in1k",)
 
 def _resize(crop, crop_pct):
     # timm's and torchvision's rule: scale_size = floor(crop / crop_pct).
-    return int(math.floor(crop / crop_pct + 1e-9))
+    return math.floor(crop / crop_pct + 1e-9)
 
 
 def _rows():
@@ -281,15 +281,15 @@ def is_tag(weights):
     return weights.isidentifier() and not os.path.exists(weights)
 
 
-__all__ = ["ROWS", "WeightsRow", "IMAGENET_TAGS", "find", "list_weights", "markdown_table",
+__all__ = ["IMAGENET_TAGS", "ROWS", "WeightsRow", "find", "list_weights", "markdown_table",
            "tags"]
 
 
 def markdown_table(rows=None):
     """The README's table of the catalogue (all rows for None): one line per row."""
     lines = [
-        "| variant | tag | top-1 | top-5 | resize / crop | interpolation | preprocessing "
-        "| source | license |",
+        ("| variant | tag | top-1 | top-5 | resize / crop | interpolation | preprocessing "
+         "| source | license |"),
         "|---|---|---:|---:|---|---|---|---|---|",
     ]
     for r in ROWS if rows is None else rows:

@@ -23,7 +23,7 @@ def parse(address):
         >>> parse("hf://timm/resnet50.a1_in1k@main/model.safetensors")
         ('timm/resnet50.a1_in1k', 'main', 'model.safetensors')
     """
-    rest = address[len(HF_PREFIX):] if address.startswith(HF_PREFIX) else address
+    rest = address.removeprefix(HF_PREFIX)
     parts = rest.split("/")
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise ValueError(

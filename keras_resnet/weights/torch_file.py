@@ -208,7 +208,7 @@ def _read_legacy(path, f):
         entry = storages.get(key)
         if entry is None:
             raise ValueError(f"{path!r} is corrupt: storage {key!r} is listed but unused.")
-        storage_type, numel, _ = entry
+        storage_type = entry[0]
         (count,) = struct.unpack("<q", f.read(8))
         nbytes = count * storage_type.dtype.itemsize
         raw = f.read(nbytes)
