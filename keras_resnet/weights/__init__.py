@@ -11,7 +11,8 @@ and `hf://` addresses.
 - a path: a torchvision-layout state dict (`.pth`, `.pt`, `.safetensors`) for
   the v1.5 models; a keras.applications `.h5` (legacy layout, or a Keras 3
   `.weights.h5` of `keras.applications.ResNet*`) for the v1 models; any other
-  `.weights.h5` / `.keras`: Keras' own `model.load_weights`;
+  `.weights.h5` / `.keras` of a keras_resnet model (`load_keras_weights`: loaded
+  into a scratch copy first, so all-or-nothing, and with or without its classifier);
 - a dict {torchvision key: array or tensor}.
 """
 
@@ -26,6 +27,7 @@ from keras_resnet.weights.keras_applications import (
     file_layout,
     load_keras_applications_weights,
 )
+from keras_resnet.weights.keras_file import load_keras_weights
 from keras_resnet.weights.torchvision import (
     load_torchvision_weights,
     torchvision_state_dict,
@@ -244,7 +246,7 @@ def load_weights(model, weights, *, variant=None, skip_head=False):
         variant: str. Registry name of the model; needed for "imagenet" and tags.
         skip_head: bool or "auto". True: load the backbone only, `predictions`
             keeps its fresh initialization; "auto": the classifier too when its shape
-            fits (torchvision-layout and keras.applications files). Defaults to False.
+            fits. Defaults to False.
 
     Raises:
         ValueError: unsupported file, unknown tag (the message lists the known ones),
@@ -263,8 +265,7 @@ def load_weights(model, weights, *, variant=None, skip_head=False):
         return load_torchvision_weights(model, path, skip_head=skip_head)
     if fmt == "keras_applications":
         return load_keras_applications_weights(model, path, skip_head=skip_head)
-    model.load_weights(path)
-    return model
+    return load_keras_weights(model, path, skip_head=skip_head)
 
 
 __all__ = [
@@ -272,6 +273,7 @@ __all__ = [
     "build_options",
     "list_weights",
     "load_keras_applications_weights",
+    "load_keras_weights",
     "load_torchvision_weights",
     "load_weights",
     "preprocessing_for",

@@ -240,3 +240,26 @@ def test_readme_weights_table_is_current():
         "\n<!-- weights-table:end -->", 1)[0]
     assert block == catalog.markdown_table(), \
         "README weights table out of date: run scripts/model_table.py --write"
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+def test_keras_files_load_all_or_nothing_and_backbone_only(tmp_path, suffix):
+    keras.utils.set_random_seed(3)
+    source = keras_resnet.create_model("resnet18", input_shape=(32, 32, 3), classes=7)
+    path = str(tmp_path / f"model{suffix}")
+    source.save_weights(path) if suffix == ".weights.h5" else source.save(path)
+    # Same classes: everything, head included.
+    same = keras_resnet.ResNet18(weights=path, input_shape=(32, 32, 3), classes=7)
+    assert all(np.array_equal(a, b) for a, b in zip(same.get_weights(), source.get_weights()))
+    # Other classes: the backbone, and a fresh head.
+    other = keras_resnet.create_model("resnet18", weights=path, input_shape=(32, 32, 3),
+                                      classes=3)
+    np.testing.assert_array_equal(other.get_layer("conv5_block2_2_bn").moving_variance,
+                                  source.get_layer("conv5_block2_2_bn").moving_variance)
+    assert other.get_layer("predictions").units == 3
+    # Another architecture: refused, the model untouched.
+    model = keras_resnet.create_model("resnet34", input_shape=(32, 32, 3), classes=7)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="does not fit"):
+        weights_lib.load_weights(model, path)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
