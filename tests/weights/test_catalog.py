@@ -263,3 +263,25 @@ def test_keras_files_load_all_or_nothing_and_backbone_only(tmp_path, suffix):
     with pytest.raises(ValueError, match="does not fit"):
         weights_lib.load_weights(model, path)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_hf_addresses():
+    from keras_resnet.weights import hub
+
+    assert hub.parse("hf://timm/resnet50.a1_in1k") == ("timm/resnet50.a1_in1k", None, None)
+    assert hub.parse("hf://me/net@v2/sub/w.safetensors") == ("me/net", "v2", "sub/w.safetensors")
+    with pytest.raises(ValueError, match=r"weights='hf://timm' is not a Hugging Face address"):
+        hub.parse("hf://timm")
+
+
+def test_uncached_hf_file_offline_says_what_was_tried(tmp_path, monkeypatch):
+    from keras_resnet.weights import hub
+
+    import huggingface_hub
+
+    def offline(repo_id, filename, **kwargs):
+        raise huggingface_hub.errors.LocalEntryNotFoundError(f"{filename} is not cached")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(OSError, match=r"repo 'me/net'.*model\.safetensors.*pytorch_model\.bin"):
+        hub.download("hf://me/net")
