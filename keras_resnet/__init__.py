@@ -22,6 +22,6 @@ from keras_resnet.models import (
 )
 
 from keras_resnet.models.decode import decode_predictions
-from keras_resnet.weights import load_torchvision_weights
+from keras_resnet.weights import list_weights, load_torchvision_weights
 
 __version__ = "0.1.0"

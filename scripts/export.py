@@ -18,7 +18,8 @@ from absl import app, flags  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
                     "(keras_resnet.list_models()).")
-flags.DEFINE_string("weights", None, "Weights file for a registered model name.")
+flags.DEFINE_string("weights", None, "Weights for a registered model name: a tag "
+                    "(keras_resnet.list_weights), a file or an hf:// address.")
 flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, all, or a comma list.")
 flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
 flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
@@ -30,8 +31,9 @@ flags.DEFINE_enum("int8_io", "float", ["float", "int8", "uint8"],
 flags.DEFINE_integer("opset", None, "ONNX opset. Default 17.")
 flags.DEFINE_bool("uint8_input", False, "Add a SavedModel signature 'serving_uint8' that "
                   "takes raw uint8 RGB pixels and preprocesses in the graph.")
-flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the registered "
-                    "variant's, else none (needed by --uint8_input and --representative_dir).")
+flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the --weights' "
+                    "(keras_resnet.weights.preprocessing_for), else the registered variant's, "
+                    "else none (needed by --uint8_input and --representative_dir).")
 flags.DEFINE_string("representative_dir", None, "Folder of images for int8 calibration "
                     "and parity.")
 flags.DEFINE_integer("calibration_samples", 100, "Images read from --representative_dir.")
@@ -56,7 +58,7 @@ def _export():
     model = export.load_model(FLAGS.model, weights=FLAGS.weights, **overrides)
     preprocessing = FLAGS.preprocessing
     if preprocessing is None and FLAGS.model in keras_resnet.list_models():
-        preprocessing = keras_resnet.get_variant(FLAGS.model).preprocessing
+        preprocessing = keras_resnet.weights.preprocessing_for(FLAGS.weights, FLAGS.model)
     preprocessing = export.resolve_preprocessing(preprocessing)
     representative = None
     if FLAGS.representative_dir:

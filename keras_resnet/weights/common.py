@@ -56,6 +56,10 @@ def check_bn_epsilon(model, expected, *, source):
         )
 
 
+ADVICE = ("Check that the model's depth, width, groups and `classes` match the checkpoint "
+          "(include_top=False skips the classifier).")
+
+
 def prepare(layer, arrays, *, source):
     """`layer`'s variable values from {variable name: array}, shapes checked.
 
@@ -82,12 +86,42 @@ def prepare(layer, arrays, *, source):
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"Shape mismatch at layer {layer.name!r} ({name}): the model expects "
-                f"{tuple(variable.shape)}, {source} has {tuple(value.shape)}. Check that "
-                "the model's depth, width, groups and `classes` match the checkpoint "
-                "(include_top=False skips the classifier)."
+                f"{tuple(variable.shape)}, {source} has {tuple(value.shape)}. {ADVICE}"
             )
         values.append(value.astype(variable.dtype))
     return layer, values
+
+
+def resolve_skip_head(model, skip_head, head_arrays):
+    """Whether to leave `predictions` out: True, False, or for "auto" when the
+    checkpoint's classifier {variable name: array} (None if it has none) does not fit
+    the model's; always True for a model without `predictions`."""
+    if not has_top(model):
+        return True
+    if skip_head != "auto":
+        return bool(skip_head)
+    if head_arrays is None:
+        return True
+    try:
+        prepare(model.get_layer("predictions"), head_arrays, source="the checkpoint")
+    except ValueError:
+        return True
+    return False
+
+
+def raise_problems(problems, source, *, shown=5):
+    """Raises one ValueError listing the first `shown` of the layers' `problems` (the
+    messages of `prepare`), so a checkpoint of another architecture shows where it
+    differs; does nothing when there are none."""
+    if not problems:
+        return
+    more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+    if len(problems) == 1:
+        raise ValueError(problems[0])
+    first = [p.replace(" " + ADVICE, "") for p in problems[:shown]]
+    raise ValueError(
+        f"{source} does not fit the model at {len(problems)} layers{more}; the first:\n- "
+        + "\n- ".join(first) + f"\n{ADVICE}")
 
 
 def assign(prepared):

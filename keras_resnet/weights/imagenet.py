@@ -1,15 +1,17 @@
-"""`weights="imagenet"`: the official pretrained files, fetched with keras.utils.get_file.
+"""Fetching the catalogue's files (`weights="imagenet"` or a tag such as "torchvision_v2").
 
-- v1.5 variants (resnet18 ... resnet152, ResNeXt, Wide ResNet): torchvision's
-  IMAGENET1K_V1 state dicts from https://download.pytorch.org/models/, checked against
-  the SHA-256 prefix in their file names (torch.hub's convention). Needs torch.
-- v1 variants (resnet50_v1, resnet101_v1, resnet152_v1): keras.applications' files
-  from https://storage.googleapis.com/tensorflow/keras-applications/resnet/ with the
-  MD5 hashes of keras/src/applications/resnet.py.
+- torchvision rows: state dicts from https://download.pytorch.org/models/, checked
+  against the SHA-256 prefix in their file names (torch.hub's convention); read
+  without torch.
+- keras.applications rows: `.h5` files from
+  https://storage.googleapis.com/tensorflow/keras-applications/resnet/ with the MD5
+  hashes of keras/src/applications/resnet.py.
+- timm rows: `model.safetensors` of the Hub repo, through huggingface_hub's cache.
 
-Files are cached in the Keras cache (`$KERAS_HOME/models`, default ~/.keras/models);
-a file already there (or in torch.hub's cache) is used without any download, so
-offline machines work once the file is placed there.
+torchvision and keras.applications files are cached in the Keras cache
+(`$KERAS_HOME/models`, default ~/.keras/models); a file already there (or in torch.hub's
+cache) is used without any download, so offline machines work once the file is placed
+there.
 """
 
 import hashlib
@@ -18,36 +20,20 @@ import os
 import keras
 
 from keras_resnet.models import registry
+from keras_resnet.weights import catalog, hub
 
-TORCHVISION_URL = "https://download.pytorch.org/models/"
-TORCHVISION_FILES = {
-    "resnet18": "resnet18-f37072fd.pth",
-    "resnet34": "resnet34-b627a593.pth",
-    "resnet50": "resnet50-0676ba61.pth",
-    "resnet101": "resnet101-63fe2227.pth",
-    "resnet152": "resnet152-394f9c45.pth",
-    "resnext50_32x4d": "resnext50_32x4d-7cdf4587.pth",
-    "resnext101_32x8d": "resnext101_32x8d-8ba56ff5.pth",
-    "resnext101_64x4d": "resnext101_64x4d-173b62eb.pth",
-    "wide_resnet50_2": "wide_resnet50_2-95faca4d.pth",
-    "wide_resnet101_2": "wide_resnet101_2-32ee1156.pth",
-}
-
-KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-# variant: (keras.applications weights name, md5 with top, md5 without top)
-KERAS_APPLICATIONS_FILES = {
-    "resnet50_v1": ("resnet50", "2cb95161c43110f7111970584f804107",
-                    "4d473c1dd8becc155b73f8504c6f6626"),
-    "resnet101_v1": ("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                     "88cf7a10940856eca736dc7b7e228a21"),
-    "resnet152_v1": ("resnet152", "100835be76be38e30d865e96f2aaae62",
-                     "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-}
+TORCHVISION_URL = catalog.TORCHVISION_URL
+KERAS_APPLICATIONS_URL = catalog.KERAS_APPLICATIONS_URL
+# Kept for callers of the pre-catalogue API: the files weights="imagenet" means.
+TORCHVISION_FILES = {row.variant: row.filename for row in catalog.ROWS
+                     if row.tag == "torchvision_v1"}
+KERAS_APPLICATIONS_FILES = {row.variant: (row.name, row.file_hash, row.notop_hash)
+                            for row in catalog.ROWS if row.tag == "keras_applications"}
 
 
 def available():
-    """Registry names with official ImageNet weights."""
-    return sorted([*TORCHVISION_FILES, *KERAS_APPLICATIONS_FILES])
+    """Registry names with official ImageNet weights (weights="imagenet")."""
+    return sorted(catalog.IMAGENET_TAGS)
 
 
 def source(variant, *, include_top=True):
@@ -58,19 +44,21 @@ def source(variant, *, include_top=True):
     Raises:
         ValueError: the variant has no official ImageNet weights.
     """
-    if variant in TORCHVISION_FILES:
-        name = TORCHVISION_FILES[variant]
-        return name, TORCHVISION_URL + name, None, "torchvision"
-    if variant in KERAS_APPLICATIONS_FILES:
-        base, md5_top, md5_notop = KERAS_APPLICATIONS_FILES[variant]
-        suffix = "" if include_top else "_notop"
-        name = f"{base}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        return name, KERAS_APPLICATIONS_URL + name, md5_top if include_top else md5_notop, \
-            "keras_applications"
-    raise ValueError(
-        f"No official ImageNet weights for variant={variant!r}. Variants with "
-        f"weights='imagenet': {available()}; otherwise pass a weights file path."
-    )
+    if variant not in catalog.IMAGENET_TAGS:
+        raise ValueError(
+            f"No official ImageNet weights for variant={variant!r}. Variants with "
+            f"weights='imagenet': {available()}; otherwise pass a weights file path."
+        )
+    row = catalog.find(variant, "imagenet")
+    url, file_hash = _file(row, include_top)
+    return url.rsplit("/", 1)[-1], url, file_hash, row.source
+
+
+def _file(row, include_top):
+    """(URL, hash for keras.utils.get_file or None) of the row's file."""
+    if row.source == "keras_applications":
+        return (row.url, row.file_hash) if include_top else (row.notop_url, row.notop_hash)
+    return row.url, None  # torchvision: only a SHA-256 prefix, checked after the fetch
 
 
 def keras_home():
@@ -113,22 +101,43 @@ def fetch(variant, *, include_top=True):
         OSError: the file is not cached and cannot be downloaded; the message says
             which file to fetch from where and where to put it.
     """
-    name, url, file_hash, fmt = source(variant, include_top=include_top)
-    cached = _torch_hub_file(name) if fmt == "torchvision" else None
+    source(variant)  # the error that lists the variants with weights
+    row = catalog.find(variant, "imagenet")
+    return fetch_row(row, include_top=include_top), row.source
+
+
+def fetch_row(row, *, include_top=True):
+    """Local path of a catalogue row's file, from a cache or downloaded (hash checked).
+
+    Args:
+        row: `catalog.WeightsRow`.
+        include_top: bool. keras.applications rows: the file with the classifier, or
+            the `_notop` one. Defaults to True.
+
+    Raises:
+        ValueError: the file does not match the row's hash.
+        OSError: not cached and not downloadable; the message says which file to place
+            where.
+    """
+    if row.source == "timm":
+        return hub.download(row.url)
+    url, file_hash = _file(row, include_top)
+    name = url.rsplit("/", 1)[-1]
+    cached = _torch_hub_file(name) if row.source == "torchvision" else None
     if cached is None:
         try:
             cached = keras.utils.get_file(name, url, cache_dir=keras_home(),
                                           cache_subdir="models", file_hash=file_hash)
         except Exception as err:  # noqa: BLE001 - any network/IO failure gets the hint
-            call = f"keras_resnet.{registry.get_variant(variant).constructor}"
+            call = f"keras_resnet.{registry.get_variant(row.variant).constructor}"
             raise OSError(
-                f"Could not download the ImageNet weights of {variant!r}: {name} from "
-                f"{url} ({type(err).__name__}: {err}). Offline, download that file on a "
-                f"machine with internet access and either place it at "
+                f"Could not download the {row.tag!r} weights of {row.variant!r}: {name} "
+                f"from {url} ({type(err).__name__}: {err}). Offline, download that file on "
+                f"a machine with internet access and either place it at "
                 f"{os.path.join(keras_cache_dir(), name)} (the Keras cache, "
                 f"$KERAS_HOME/models) or pass its path: "
                 f"{call}(weights='/path/to/{name}')."
             ) from err
-    if fmt == "torchvision":
+    if row.source == "torchvision":
         _check_sha256_prefix(cached, name)
-    return cached, fmt
+    return cached

@@ -68,7 +68,7 @@ def read_legacy_h5(path):
     return layers
 
 
-def _read_keras3(model, path):
+def _read_keras3(model, path, skip_head=False):
     depths = common.stage_depths(model)
     if depths not in _CONSTRUCTORS:
         raise ValueError(
@@ -78,10 +78,19 @@ def _read_keras3(model, path):
     top = common.has_top(model)
     classes = model.get_layer("predictions").units if top else 1000
     constructor = getattr(keras.applications, _CONSTRUCTORS[depths])
-    reference = constructor(weights=None, include_top=top, classes=classes)
-    try:
-        reference.load_weights(os.fspath(path))
-    except ValueError as err:
+    # Backbone only: the file's head may have any size; try keras.applications' two.
+    tries = [(top, classes)] + ([(True, 1000), (False, 1000)] if skip_head else [])
+    for attempt, (top, classes) in enumerate(tries):
+        reference = constructor(weights=None, include_top=top, classes=classes)
+        try:
+            reference.load_weights(os.fspath(path))
+            break
+        except ValueError as err:
+            if attempt + 1 < len(tries):
+                continue
+            error = err
+    else:
+        err = error
         raise ValueError(
             f"{os.fspath(path)!r} does not fit keras.applications.{_CONSTRUCTORS[depths]}"
             f"(include_top={top}, classes={classes}), the reference for this model: {err}"
@@ -91,14 +100,19 @@ def _read_keras3(model, path):
             for layer in reference.layers if layer.weights}
 
 
-def _fold(model, layers, source):
+def _fold(model, layers, source, skip_head=False):
     if any(name.endswith(("_preact_bn", "post_bn")) for name in layers):
         raise ValueError(
             f"{source} holds keras.applications ResNetV2 weights, which are not "
             "supported (their blocks stride differently from ours)."
         )
+    head = layers.get("predictions")
+    skip_head = common.resolve_skip_head(model, skip_head, head and {
+        "kernel": head.get("kernel"), "bias": head.get("bias")})
     assignments, used = [], set()
     for layer in common.weighted_layers(model):
+        if skip_head and layer.name == "predictions":
+            continue
         arrays = layers.get(layer.name)
         if arrays is None:
             raise ValueError(
@@ -126,7 +140,7 @@ def _fold(model, layers, source):
                 arrays["moving_mean"] = arrays["moving_mean"] - conv["bias"]
         assignments.append(common.prepare(layer, arrays, source=source))
     unused = [name for name in layers if name not in used
-              and not (name == "predictions" and not common.has_top(model))]
+              and not (name == "predictions" and skip_head)]
     if unused:
         raise ValueError(
             f"{source} has weights for layer {unused[0]!r}, which the model lacks "
@@ -136,7 +150,7 @@ def _fold(model, layers, source):
     return model
 
 
-def load_keras_applications_weights(model, path):
+def load_keras_applications_weights(model, path, *, skip_head=False):
     """Loads keras.applications ResNet50/101/152 weights into our v1 `model`.
 
     Args:
@@ -147,6 +161,9 @@ def load_keras_applications_weights(model, path):
         path: str or os.PathLike. A legacy Keras `.h5` file such as
             `resnet50_weights_tf_dim_ordering_tf_kernels.h5` (or `_notop.h5`), or a
             Keras 3 `.weights.h5` saved from `keras.applications.ResNet50`.
+        skip_head: bool or "auto". True: load the backbone only; `predictions`
+            keeps its fresh initialization. "auto": also the classifier when its shape
+            fits. Defaults to False.
 
     Returns:
         The model, with the weights loaded.
@@ -166,13 +183,13 @@ def load_keras_applications_weights(model, path):
     if layout == "legacy":
         layers = read_legacy_h5(path)
     elif layout == "keras3_applications":
-        layers = _read_keras3(model, path)
+        layers = _read_keras3(model, path, skip_head)
     else:
         raise ValueError(
             f"{source} is not a keras.applications weights file (legacy Keras HDF5 with "
             "layer-name groups, or a Keras 3 .weights.h5 of keras.applications.ResNet*)."
         )
-    _fold(model, layers, source)
+    _fold(model, layers, source, skip_head)
     common.check_bn_epsilon(model, KERAS_APPLICATIONS_BN_EPSILON,
                             source="The keras.applications file")
     return model

@@ -8,18 +8,19 @@ transpose for grouped convs, whose groups split the channels contiguously in bot
 frameworks — and the fc weight is transposed. Outputs then match PyTorch's because our
 builders pad strided convs symmetrically and default to PyTorch's BN epsilon (1e-5).
 
-torch is imported only when a file is read; a state dict of NumPy arrays needs no torch.
+Files are read without torch: `.pth`/`.pt` by the allow-list unpickler of
+`torch_file`, `.safetensors` by the safetensors package's NumPy API. A dict of torch
+tensors is also taken (converted with the tensors' own `.numpy()`).
 """
 
 import collections.abc
 import os
-import pickle
 import re
 
 import keras
 import numpy as np
 
-from keras_resnet.weights import common
+from keras_resnet.weights import common, torch_file
 
 TORCH_BN_EPSILON = 1e-5
 _BLOCK = re.compile(r"conv(\d+)_block(\d+)_(\d+)_(conv|bn)$")
@@ -46,18 +47,6 @@ def torch_module_name(layer_name):
     return prefix + f"{kind}{index}"
 
 
-def _import_torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "Loading a PyTorch checkpoint (.pth/.pt) needs torch, which is not "
-            "installed. Install it with `pip install keras-resnet[torch]` (or "
-            "`pip install torch`), or pass the state dict as a dict of NumPy arrays."
-        ) from None
-    return torch
-
-
 def _to_numpy(key, value):
     if isinstance(value, np.ndarray):
         return value
@@ -73,38 +62,53 @@ def _to_numpy(key, value):
     )
 
 
+SAFETENSORS_SUFFIXES = (".safetensors",)
+
+
+def read_file(path):
+    """The contents of a `.safetensors` or torch.save file, tensors as NumPy arrays.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unreadable, corrupt, or (torch files) a global outside the allow-list.
+    """
+    path = os.fspath(path)
+    if not path.lower().endswith(SAFETENSORS_SUFFIXES):
+        return torch_file.read_torch_file(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Weights file {path!r} does not exist.")
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise ImportError(
+            f"Reading {path!r} needs safetensors: `pip install keras-resnet[weights]` "
+            "(or `pip install safetensors`).") from None
+    try:
+        return load_file(path)
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        raise ValueError(
+            f"{path!r} is not a readable safetensors file ({type(err).__name__}: {err}); "
+            "it may be truncated or corrupt, or hold bfloat16 tensors, which NumPy lacks "
+            "(re-save them as float32).") from err
+
+
 def read_state_dict(path_or_state_dict):
     """Loads a torchvision state dict as {key: NumPy array}.
 
     Args:
         path_or_state_dict: str or os.PathLike to a `.pth`/`.pt` file saved with
-            `torch.save(model.state_dict(), path)`, or a mapping of tensors/arrays.
+            `torch.save(model.state_dict(), path)` or a `.safetensors` file, or a
+            mapping of tensors/arrays.
 
     Raises:
-        ImportError: a path is given and torch is not installed.
+        FileNotFoundError: no such file.
         ValueError: the file is not a plain state dict (e.g. a pickled nn.Module, or a
-            dict holding non-tensor values); it is never unpickled beyond tensors.
+            dict holding non-tensor values); no code in it is run.
     """
     source = path_or_state_dict
     if not isinstance(source, collections.abc.Mapping):
         path = os.fspath(source)
-        torch = _import_torch()
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Weights file {path!r} does not exist.")
-        try:
-            # weights_only: refuse arbitrary pickled objects (code execution on load).
-            source = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, EOFError) as err:  # torch's reader on a truncated/corrupt file
-            raise ValueError(
-                f"{path!r} is not a readable PyTorch file ({type(err).__name__}: {err}); "
-                "it may be truncated or corrupt: download or copy it again."
-            ) from err
-        except (pickle.UnpicklingError, RuntimeError, AttributeError) as err:
-            raise ValueError(
-                f"{path!r} is not a plain PyTorch state dict (torch.load with "
-                f"weights_only=True refused it: {err}). Save the weights with "
-                "`torch.save(model.state_dict(), path)`; full pickled models are refused."
-            ) from err
+        source = read_file(path)
         if not isinstance(source, collections.abc.Mapping):
             raise ValueError(
                 f"{path!r} holds a {type(source).__name__}, not a state dict (a mapping of "
@@ -118,6 +122,33 @@ def read_state_dict(path_or_state_dict):
     # Checkpoints saved from nn.DataParallel prefix every key with "module.".
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def torchvision_state_dict(model):
+    """`model`'s weights as a torchvision state dict {key: NumPy array}: the inverse of
+    `load_torchvision_weights`, e.g. to save a model for PyTorch with
+    `safetensors.numpy.save_file(state, path)` or `torch.save`.
+
+    Raises:
+        ValueError: a layer with weights has no torchvision counterpart.
+    """
+    state = {}
+    for layer in common.weighted_layers(model):
+        module = torch_module_name(layer.name)
+        if module is None:
+            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no "
+                             "counterpart in torchvision's ResNets.")
+        values = [keras.ops.convert_to_numpy(v) for v in layer.weights]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            names = ("weight", "bias", "running_mean", "running_var")
+        elif isinstance(layer, keras.layers.Conv2D):
+            values[0] = values[0].transpose(3, 2, 0, 1)
+            names = ("weight", "bias")
+        else:
+            values[0] = values[0].T
+            names = ("weight", "bias")
+        state.update({f"{module}.{n}": np.ascontiguousarray(v) for n, v in zip(names, values)})
     return state
 
 
@@ -153,25 +184,29 @@ def _layer_arrays(layer, module, state):
     return {name: value for name, (value, _) in pairs.items()}, [k for _, k in pairs.values()]
 
 
-def load_torchvision_weights(model, path_or_state_dict):
+def load_torchvision_weights(model, path_or_state_dict, *, skip_head=False):
     """Loads torchvision ResNet, ResNeXt or Wide ResNet weights into `model`.
 
     The model must be one of our v1.5 ImageNet models of the same depth and width
     (e.g. `keras_resnet.ResNet50`, `ResNeXt50_32x4d`, `WideResNet50_2`); with
-    `include_top=False` the checkpoint's `fc` is skipped. Everything is checked before
-    anything is written.
+    `include_top=False` or `skip_head=True` the checkpoint's `fc` is skipped and the
+    model's `predictions` (if any) keeps its fresh initialization. Everything is
+    checked before anything is written.
 
     Args:
         model: keras.Model built by keras_resnet.
-        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt` state dict (e.g.
-            torchvision's `resnet50-0676ba61.pth`), or a mapping of tensors/arrays.
+        path_or_state_dict: str or os.PathLike to a `.pth`/`.pt` state dict
+            (e.g. torchvision's `resnet50-0676ba61.pth`) or a `.safetensors` file (e.g.
+            timm's), or a mapping of tensors/arrays.
+        skip_head: bool or "auto". True: load the backbone only. "auto": also the
+            classifier when its shape fits the model's. Defaults to False.
 
     Returns:
         The model, with the weights loaded.
 
     Raises:
-        ValueError: the checkpoint does not fit the model (the message names the
-            first mismatching layer and both shapes, or the first unused key), the
+        ValueError: the checkpoint does not fit the model (the message lists the
+            first mismatching layers and both shapes, or the first unused key), the
             model is a v1 / pre-activation / SE model, or the file is not a state dict.
 
     Example:
@@ -187,8 +222,14 @@ def load_torchvision_weights(model, path_or_state_dict):
     state = read_state_dict(path_or_state_dict)
     source = ("the state dict" if isinstance(path_or_state_dict, collections.abc.Mapping)
               else repr(os.fspath(path_or_state_dict)))
-    assignments, used = [], set()
+    head = ({"kernel": state["fc.weight"].T, "bias": state["fc.bias"]}
+            if {"fc.weight", "fc.bias"} <= set(state) and state["fc.weight"].ndim == 2
+            else None)
+    skip_head = common.resolve_skip_head(model, skip_head, head)
+    assignments, used, problems = [], set(), []
     for layer in common.weighted_layers(model):
+        if skip_head and layer.name == "predictions":
+            continue
         module = torch_module_name(layer.name)
         if module is None:
             raise ValueError(
@@ -196,11 +237,16 @@ def load_torchvision_weights(model, path_or_state_dict):
                 "torchvision's ResNets; only plain v1.5 ResNet/ResNeXt/Wide ResNet "
                 "models (no SE, no pre-activation) can load torchvision weights."
             )
-        arrays, keys = _layer_arrays(layer, module, state)
-        assignments.append(common.prepare(layer, arrays, source=source))
+        try:
+            arrays, keys = _layer_arrays(layer, module, state)
+            assignments.append(common.prepare(layer, arrays, source=source))
+        except ValueError as err:
+            problems.append(str(err))
+            continue
         used.update(keys)
+    common.raise_problems(problems, source)
     ignored = lambda k: k.endswith(_SKIPPED_SUFFIXES) or (  # noqa: E731
-        not common.has_top(model) and k.startswith("fc."))
+        skip_head and k.startswith("fc."))
     unused = [k for k in state if k not in used and not ignored(k)]
     if unused:
         raise ValueError(

@@ -7,8 +7,6 @@ the same state-dict keys): conv1, bn1, layer{1..4}.{i}.conv{1,2,3}/bn{1,2,3},
 torchvision's.
 """
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -257,14 +255,6 @@ def test_data_parallel_prefix_and_numpy_state_dict_load():
     x = images(1)
     np.testing.assert_allclose(model.predict(x, verbose=0), torch_out(reference, x),
                                atol=TOL, rtol=0)
-
-
-def test_missing_torch_gives_install_hint(tmp_path, monkeypatch):
-    path = tmp_path / "model.pth"
-    path.write_bytes(b"not used")
-    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
-    with pytest.raises(ImportError, match=r"pip install keras-resnet\[torch\]"):
-        keras_resnet.load_torchvision_weights(tiny(), path)
 
 
 def test_epsilon_mismatch_warns():
