@@ -11,7 +11,6 @@ the weights (`keras_resnet.weights.weights_row`: e.g. torchvision's V2 files res
 to 232 and crop 224).
 """
 
-import inspect
 import os
 import sys
 
@@ -29,7 +28,8 @@ flags.DEFINE_string("dataset", "digits", "digits, a tfds name, folder:PATH or tf
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("label_offset", 0, "Subtracted from TFRecord labels.")
 flags.DEFINE_string("preprocessing", None, "torch, caffe or tf (default: the model's variant).")
-flags.DEFINE_integer("image_size", None, "Crop side. Default: the weights' crop, else 224.")
+flags.DEFINE_integer("image_size", None,
+                     "Crop side. Default: the weights' crop, else the model's input size.")
 flags.DEFINE_string("modes", "center,ten_crop,multi_scale", "Comma-separated modes.")
 flags.DEFINE_string("scales", "224,256,384,480,640", "Shorter sides for multi_scale.")
 flags.DEFINE_integer("max_examples", None, "Evaluate only the first N examples.")
@@ -55,10 +55,9 @@ def main(argv):
     row = keras_resnet.weights.weights_row(FLAGS.weights, variant) if FLAGS.weights else None
     mode = FLAGS.preprocessing or (row.preprocessing if row else
                                    keras_resnet.get_variant(variant).preprocessing)
-    image_size = FLAGS.image_size or (row.crop if row else 224)
-    resize = {}
-    if row and "resize_side" in inspect.signature(evaluate_model).parameters:
-        resize["resize_side"] = row.resize * image_size // row.crop
+    # The crop comes from the weights' row, else from the model's own input size.
+    image_size = FLAGS.image_size or (row.crop if row else model.input_shape[1] or 224)
+    resize = {"resize_side": row.resize * image_size // row.crop} if row else {}
     source = data.load_source(FLAGS.dataset, "eval", data_dir=FLAGS.data_dir,
                               label_offset=FLAGS.label_offset)
     scales = [int(s) for s in FLAGS.scales.split(",")]

@@ -33,7 +33,7 @@ def fully_convolutional(model):
 
 
 def evaluate_model(model, source, *, normalization, mode="center", image_size=224,
-                   scales=PAPER_SCALES, channels=3, max_examples=None):
+                   scales=PAPER_SCALES, channels=3, max_examples=None, resize_side=None):
     """Top-1 and top-5 accuracy of `model` on a `keras_resnet.data.Source`.
 
     Args:
@@ -49,6 +49,9 @@ def evaluate_model(model, source, *, normalization, mode="center", image_size=22
             Defaults to (224, 256, 384, 480, 640).
         channels: int. Model input channels. Defaults to 3.
         max_examples: int or None. Evaluate only the first examples. Defaults to None.
+        resize_side: int or None. Shorter side before the center and ten crops, e.g.
+            232 for torchvision's V2 weights (`weights_row(...).resize`). None uses
+            ceil(image_size / 0.875), 256 at 224. Defaults to None.
 
     Returns:
         dict {"top1": float, "top5": float, "examples": int}.
@@ -56,7 +59,12 @@ def evaluate_model(model, source, *, normalization, mode="center", image_size=22
     if mode not in MODES:
         raise ValueError(f"Unknown mode={mode!r}. Allowed values: {list(MODES)}.")
     net = fully_convolutional(model) if mode == "multi_scale" else model
-    resize_side = int(np.ceil(image_size / augment.EVAL_CROP_FRACTION))
+    if resize_side is None:
+        resize_side = int(np.ceil(image_size / augment.EVAL_CROP_FRACTION))
+    elif isinstance(resize_side, bool) or not isinstance(resize_side, (int, np.integer)) \
+            or resize_side < image_size:
+        raise ValueError(f"resize_side must be an integer >= image_size={image_size}. "
+                         f"Received: resize_side={resize_side!r}.")
     dataset = source.dataset
     if source.encoded:
         from keras_resnet.data.sources import decode_image

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -55,3 +56,23 @@ def test_evaluate_script(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     for mode in ("center", "ten_crop", "multi_scale"):
         assert f"{mode}: top-1 " in out.stdout and "(4 images)" in out.stdout
+
+
+def test_resize_side_sets_the_shorter_side_before_the_crop():
+    # A 40x80 image, white in columns 35..45 only. With the shorter side resized to 32,
+    # a quarter of the centre 32x32 crop is white; resized to 128, all of it.
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:, 35:45] = 255
+    source = data.Source(name="toy", split="eval", num_examples=1, num_classes=2,
+                         dataset=tf.data.Dataset.from_tensor_slices((image[None], [1])))
+    # Class 1 wins when the crop's mean normalized pixel is above 0 (more than half white).
+    inputs = keras.Input((32, 32, 3))
+    dense = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(inputs)))
+    dense.set_weights([np.tile([[-1.0, 1.0]], (3, 1)), np.zeros(2)])
+    norm = data.Normalization.from_mode("tf")
+    narrow = evaluate_model(model, source, normalization=norm, image_size=32, resize_side=32)
+    wide = evaluate_model(model, source, normalization=norm, image_size=32, resize_side=128)
+    assert (narrow["top1"], wide["top1"]) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="resize_side must be an integer >= image_size=32"):
+        evaluate_model(model, source, normalization=norm, image_size=32, resize_side=16)
