@@ -40,7 +40,7 @@ def check_model(name):
 
 def available(name):
     """Whether the package that builds model `name` is installed (keras-hub is optional:
-    `pip install keras-resnet[peers]`)."""
+    `pip install keras-resnet-family[peers]`)."""
     return MODELS[check_model(name)][0] != "keras_hub" or bool(
         importlib.util.find_spec("keras_hub"))
 
@@ -50,7 +50,7 @@ def _keras_hub_resnet50():
         import keras_hub
     except ImportError as error:
         raise ImportError(f"Benchmark model {KERAS_HUB!r} needs keras-hub ({error}). "
-                          "Install it with: pip install 'keras-resnet[peers]'.") from None
+                          "Install it with: pip install 'keras-resnet-family[peers]'.") from None
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64], input_conv_kernel_sizes=[7],
         stackwise_num_filters=[64, 128, 256, 512], stackwise_num_blocks=[3, 4, 6, 3],

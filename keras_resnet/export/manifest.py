@@ -10,7 +10,7 @@ import platform
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-LIBRARIES = ("keras-resnet", "tensorflow", "keras", "numpy", "tf2onnx", "onnx",
+LIBRARIES = ("keras-resnet-family", "tensorflow", "keras", "numpy", "tf2onnx", "onnx",
              "onnxruntime", "ai-edge-litert")
 
 

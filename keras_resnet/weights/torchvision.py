@@ -81,7 +81,7 @@ def read_file(path):
         from safetensors.numpy import load_file
     except ImportError:
         raise ImportError(
-            f"Reading {path!r} needs safetensors: `pip install keras-resnet[weights]` "
+            f"Reading {path!r} needs safetensors: `pip install keras-resnet-family[weights]` "
             "(or `pip install safetensors`).") from None
     try:
         return load_file(path)

@@ -307,7 +307,7 @@ def test_a_missing_keras_hub_names_the_extra(monkeypatch):
     from benchmarks import models
 
     monkeypatch.setitem(sys.modules, "keras_hub", None)  # import keras_hub fails
-    with pytest.raises(ImportError, match=r"keras_hub_resnet50.*keras-resnet\[peers\]"):
+    with pytest.raises(ImportError, match=r"keras_hub_resnet50.*keras-resnet-family\[peers\]"):
         models.build(models.KERAS_HUB)
 
 
