@@ -337,9 +337,9 @@ def test_only_keeps_the_named_models_and_their_pairs():
         full_settings().only(["resnet5"])
 
 
-def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
+def _record_make_dataset(monkeypatch):
+    """Replaces keras_resnet.data.make_dataset by a recorder of its keyword arguments."""
     import keras_resnet.data
-    from benchmarks.tasks import pipeline
 
     calls = []
     real = keras_resnet.data.make_dataset
@@ -349,6 +349,13 @@ def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
         return real(source, **kwargs)
 
     monkeypatch.setattr(keras_resnet.data, "make_dataset", recording)
+    return calls
+
+
+def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
+    from benchmarks.tasks import pipeline
+
+    calls = _record_make_dataset(monkeypatch)
     folder = pipeline.make_jpegs(str(tmp_path / "jpegs"), 4, width=64, height=48)
     [result] = pipeline.input_pipeline(folder, batch=2, image_size=32, batches=2)
     [kwargs] = calls
@@ -361,17 +368,9 @@ def test_input_pipeline_times_make_dataset_itself(tmp_path, monkeypatch):
 
 
 def test_input_pipeline_runs_the_torchvision_v2_augmentations(tmp_path, monkeypatch):
-    import keras_resnet.data
     from benchmarks.tasks import pipeline
 
-    calls = []
-    real = keras_resnet.data.make_dataset
-
-    def recording(source, **kwargs):
-        calls.append(kwargs)
-        return real(source, **kwargs)
-
-    monkeypatch.setattr(keras_resnet.data, "make_dataset", recording)
+    calls = _record_make_dataset(monkeypatch)
     folder = pipeline.make_jpegs(str(tmp_path / "jpegs"), 4, width=64, height=48)
     [result] = pipeline.input_pipeline(folder, batch=2, image_size=32, batches=2,
                                        augmentations="torchvision_v2")
