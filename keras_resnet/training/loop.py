@@ -24,6 +24,10 @@ WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("float32", "float16", "bfloat16")
 # Substrings of variable paths that decoupled weight decay leaves alone (BN and biases).
 NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
+# Settings with a fixed set of values: `validate` checks them, the flags list them.
+CHOICES = {"recipe": tuple(recipes_lib.list_recipes()), "strategy": strategies.STRATEGIES,
+           "weight_decay_mode": WEIGHT_DECAY_MODES, "schedule": schedules.SCHEDULES,
+           "augment": tuple(data_lib.AUGMENT_MODES), "mixed_precision": PRECISIONS}
 
 
 class TrainingDiverged(RuntimeError):
@@ -53,7 +57,7 @@ class TrainConfig:
         eval_dataset: str or None. Held-out TFRecord glob when it is not derivable.
         label_offset: int. Subtracted from TFRecord labels (1 for Model Garden ImageNet).
         num_classes: int or None. Classes of a TFRecord source (None scans labels).
-        recipe: str. Name of the recipe the defaults came from.
+        recipe: str. Recipe whose values are the defaults of the other settings.
         epochs: int or None. None derives it from `total_iterations`.
         total_iterations: int or None. Paper-style length in iterations at
             `base_batch_size` (CIFAR: 64k), converted to epochs by the dataset size.
@@ -76,15 +80,15 @@ class TrainConfig:
         plateau_patience: int. Epochs without val_loss improvement before /10.
         augment: str. keras_resnet.data.AUGMENT_MODES.
         image_size: int. Side of the model input.
-        label_smoothing: float.
+        label_smoothing: float. Label smoothing of the cross-entropy (0: none).
         strategy: str. keras_resnet.training.STRATEGIES.
         cpu_devices: int. Logical CPU devices to create (tests MirroredStrategy on CPU).
         collective_timeout: float or None. Seconds a multi-worker collective op waits for
             its peers; a worker that died then fails the others with `WorkerLost`
             instead of leaving them waiting forever. 0 or None = no limit.
         mixed_precision: str. "float32", "float16" or "bfloat16".
-        jit_compile: bool or "auto". XLA compilation. True over several devices in one
-            process is refused (see `check_jit_compile`).
+        jit_compile: bool (or "auto" from Python). XLA compilation. True over several
+            devices in one process is refused (see `check_jit_compile`).
         steps_per_execution: int.
         max_steps_per_epoch: int or None. Caps the steps of an epoch (quick runs).
         output_dir: str. Where logs, metrics, checkpoints and the model go.
@@ -94,7 +98,7 @@ class TrainConfig:
         deterministic: bool. Deterministic ops and input order.
         cache: bool or None. Cache decoded data (None: when small).
         model_options: dict. Extra builder arguments (e.g. {"shortcut": "B"}).
-        verbose: int or str. Keras fit verbosity ("auto" shows the progress bar).
+        verbose: int or str. Keras fit verbosity: "auto" (the progress bar), 0, 1 or 2.
     """
 
     model: str = "resnet20"
@@ -128,7 +132,7 @@ class TrainConfig:
     cpu_devices: int = 0
     collective_timeout: float = 300.0
     mixed_precision: str = "float32"
-    jit_compile: object = False
+    jit_compile: bool = False
     steps_per_execution: int = 1
     max_steps_per_epoch: int = None
     output_dir: str = "runs/default"
@@ -136,7 +140,7 @@ class TrainConfig:
     export_dir: str = None
     seed: int = 0
     deterministic: bool = False
-    cache: bool = None
+    cache: object = None
     model_options: dict = dataclasses.field(default_factory=dict)
     verbose: object = "auto"
 
@@ -164,9 +168,7 @@ def validate(config):
     keras_resnet.get_variant(config.model)
     recipes_lib.get_recipe(config.recipe)
     data_lib.augment.check_mode(config.augment)
-    choices = {"strategy": strategies.STRATEGIES, "weight_decay_mode": WEIGHT_DECAY_MODES,
-               "schedule": schedules.SCHEDULES, "mixed_precision": PRECISIONS}
-    for name, allowed in choices.items():
+    for name, allowed in CHOICES.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"Unknown {name}={getattr(config, name)!r}. "
                              f"Allowed values: {list(allowed)}.")
