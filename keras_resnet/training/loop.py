@@ -1,6 +1,5 @@
 """`train_and_evaluate`: one training run from a `TrainConfig` to a tested model."""
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -14,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_resnet
+from keras_resnet import _keras_compat
 from keras_resnet import data as data_lib
 from keras_resnet import faults
 from keras_resnet.training import callbacks as cb
@@ -341,7 +341,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
                       steps_per_execution=config.steps_per_execution)
 
     if strategy is not tf.distribute.get_strategy():
-        _prebuild(model, strategy, train_fn(None))
+        _keras_compat.prebuild(model, strategy, train_fn(None))
 
     paths = run_paths(work_dir)
     logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
@@ -372,7 +372,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
           f"eval={eval_source.num_examples}")
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     try:
-        with _keras_multi_worker_fix(multi_worker):
+        with _keras_compat.multi_worker_log_reduction_fix(multi_worker):
             model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
     except _COLLECTIVE_ERRORS as error:
@@ -430,25 +430,6 @@ def _error_summary(error):
     return " ".join(" ".join(causes).split())[:240]
 
 
-@contextlib.contextmanager
-def _keras_multi_worker_fix(active):
-    """Keras 3.15 reduces each scalar log of a multi-worker step with
-    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction
-    dimension 0"). While `active`, logs are averaged over the local replicas instead, so
-    the progress bar and metrics files show this worker's values."""
-    if not active:
-        yield
-        return
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer._collective_all_reduce_multi_worker
-    tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
-    try:
-        yield
-    finally:
-        tf_trainer._collective_all_reduce_multi_worker = original
-
-
 def _evaluate_locally(model, dataset, num_classes):
     """Loss, accuracy and top-5 of `model` on `dataset`, computed eagerly in this process."""
     total, correct, top5, loss_sum = 0, 0, 0, 0.0
@@ -466,22 +447,6 @@ def _evaluate_locally(model, dataset, num_classes):
     if num_classes > 5:
         scores["top5"] = top5 / total
     return scores
-
-
-def _prebuild(model, strategy, dataset):
-    """Builds model, loss, metrics and optimizer from the shapes of one local batch.
-
-    Under a strategy, Keras 3.15 builds them in `fit` from the first batch of the
-    training iterator, which that batch then never trains on (so runs under different
-    strategies saw different data), and by all-reducing it, which
-    MultiWorkerMirroredStrategy rejects for (x, y) tuples ("Attempt to convert a value
-    (PerReplica...)"). Building here from a separate dataset and skipping that step
-    avoids both.
-    """
-    images, labels = next(iter(dataset))
-    with strategy.scope():
-        model._symbolic_build(data_batch=(images, labels))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
 def run_paths(directory):
