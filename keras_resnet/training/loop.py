@@ -260,8 +260,44 @@ def train_and_evaluate(config):
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _run(config, strategy, work_dir, output_dir, chief, start):
-    variant = keras_resnet.get_variant(config.model)
+@dataclasses.dataclass
+class Data:
+    """The data of a run and the sizes derived from it.
+
+    Attributes:
+        train_source, eval_source: keras_resnet.data sources.
+        num_classes: int.
+        replicas: int. Replicas in sync.
+        global_batch: int.
+        steps_per_epoch: int.
+        epochs: int. Planned epochs of the whole run.
+        passes: float. base_batch_size / training examples (iterations -> epochs).
+        normalization: keras_resnet.data.Normalization of the inputs.
+        train_fn, eval_fn: callable(input_context) -> tf.data.Dataset.
+        train_data, eval_data: what `fit` and `evaluate` read.
+    """
+
+    train_source: object
+    eval_source: object
+    num_classes: int
+    replicas: int
+    global_batch: int
+    steps_per_epoch: int
+    epochs: int
+    passes: float
+    normalization: object
+    train_fn: object
+    eval_fn: object
+    train_data: object
+    eval_data: object
+
+
+def create_input_pipeline(config, strategy, normalization_mode):
+    """Loads the sources and builds the training and held-out pipelines.
+
+    Raises:
+        ValueError: the training set is smaller than the global batch.
+    """
     source_args = dict(data_dir=config.data_dir, eval_spec=config.eval_dataset,
                        label_offset=config.label_offset, num_classes=config.num_classes)
     train_source = data_lib.load_source(config.dataset, "train", **source_args)
@@ -280,29 +316,12 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     passes = (config.base_batch_size / train_source.num_examples)
     epochs = config.epochs or recipes_lib.iterations_to_epochs(
         config.total_iterations * passes * steps_per_epoch, steps_per_epoch)
-    lr = config.learning_rate * (global_batch / config.base_batch_size if config.scale_lr else 1)
-    total_steps = epochs * steps_per_epoch
-    boundaries = [int(round(e * steps_per_epoch)) for e in config.step_epochs]
-    if config.step_iterations and not config.step_epochs:
-        boundaries = [int(round(i * passes * steps_per_epoch)) for i in config.step_iterations]
-    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
-    if config.model in config.warmup_for_models:
-        warmup_steps = int(round(config.warmup_for_models[config.model]
-                                 * config.base_batch_size / global_batch))
-    if config.schedule == "plateau":
-        learning_rate = lr
-    else:
-        learning_rate = schedules.WarmupSchedule(
-            lr, total_steps, kind=config.schedule, warmup_steps=warmup_steps,
-            warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
-            boundaries=boundaries)
 
-    normalization = data_lib.Normalization.from_mode(variant.preprocessing)
-    one_hot = config.label_smoothing > 0
+    normalization = data_lib.Normalization.from_mode(normalization_mode)
     pipeline_args = dict(image_size=config.image_size, augment=config.augment,
                          normalization=normalization, num_classes=num_classes,
-                         one_hot=one_hot, seed=config.seed, cache=config.cache,
-                         deterministic=config.deterministic)
+                         one_hot=config.label_smoothing > 0, seed=config.seed,
+                         cache=config.cache, deterministic=config.deterministic)
 
     def train_fn(context):
         return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
@@ -320,61 +339,115 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     train_data, eval_data = train_fn(None), eval_fn(None)
     if replicas > 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         train_data = strategy.distribute_datasets_from_function(train_fn)
+    return Data(train_source, eval_source, num_classes, replicas, global_batch,
+                steps_per_epoch, epochs, passes, normalization, train_fn, eval_fn,
+                train_data, eval_data)
 
+
+def create_learning_rate_fn(config, data, epochs=None):
+    """The learning rate of `epochs` epochs of training (all of them when None).
+
+    Returns:
+        (learning rate or schedule for the optimizer, peak rate as a float).
+    """
+    epochs = data.epochs if epochs is None else epochs
+    steps_per_epoch = data.steps_per_epoch
+    lr = config.learning_rate * (data.global_batch / config.base_batch_size
+                                 if config.scale_lr else 1)
+    if config.schedule == "plateau":
+        return lr, lr
+    boundaries = [int(round(e * steps_per_epoch)) for e in config.step_epochs]
+    if config.step_iterations and not config.step_epochs:
+        boundaries = [int(round(i * data.passes * steps_per_epoch))
+                      for i in config.step_iterations]
+    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
+    if config.model in config.warmup_for_models:
+        warmup_steps = int(round(config.warmup_for_models[config.model]
+                                 * config.base_batch_size / data.global_batch))
+    schedule = schedules.WarmupSchedule(
+        lr, epochs * steps_per_epoch, kind=config.schedule, warmup_steps=warmup_steps,
+        warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
+        boundaries=boundaries)
+    return schedule, lr
+
+
+def compile_model(model, config, strategy, data, learning_rate):
+    """Compiles `model` with a new SGD optimizer at `learning_rate`, under `strategy`."""
     with strategy.scope():
-        model = _build_model(config, num_classes)
         optimizer = keras.optimizers.SGD(
             learning_rate=learning_rate, momentum=config.momentum,
             weight_decay=config.weight_decay if config.weight_decay_mode == "decoupled"
             and config.weight_decay > 0 else None)
         if config.weight_decay_mode == "decoupled":
             optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-        if one_hot:
+        if config.label_smoothing > 0:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
             top5 = keras.metrics.TopKCategoricalAccuracy(5, name="top5")
         else:
             loss = keras.losses.SparseCategoricalCrossentropy()
             top5 = keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")
-        metrics = ["accuracy"] + ([top5] if num_classes > 5 else [])
+        metrics = ["accuracy"] + ([top5] if data.num_classes > 5 else [])
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
-
     if strategy is not tf.distribute.get_strategy():
-        _keras_compat.prebuild(model, strategy, train_fn(None))
+        _keras_compat.prebuild(model, strategy, data.train_fn(None))
+    return model
 
+
+def create_model_and_optimizer(config, strategy, data, learning_rate):
+    """Builds `config.model` for the dataset's classes under `strategy` and compiles it."""
+    with strategy.scope():
+        model = _build_model(config, data.num_classes)
+    return compile_model(model, config, strategy, data, learning_rate)
+
+
+def create_callbacks(config, data, work_dir, output_dir, chief):
+    """The callbacks of `fit`, sharing one `RunState`.
+
+    Returns:
+        (list of callbacks, the ResumableBackup, the MetricsLogger, the RunState).
+    """
     paths = run_paths(work_dir)
-    logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
+    state = cb.RunState()
+    logger = cb.MetricsLogger(paths["csv"], paths["json"], state=state, extra={
         "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
-    nan_guard = cb.NaNGuard()
     # Every worker resumes from the chief's backup (a shared output_dir), or their
     # initial epochs would differ and the collectives never meet.
-    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], chief=chief)
+    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], state=state, chief=chief)
     cb.remove_stale_temp(work_dir)
-    # The backup restores first and commits last: see ResumableBackup.
+    # The backup commits last: see ResumableBackup.
     callbacks = [
         backup,
         cb.FailPoints() if faults.enabled() else None,
-        nan_guard,
+        cb.NaNGuard(state),
         logger,
-        cb.Checkpointer(work_dir, previous_rows=logger.rows),
+        cb.Checkpointer(work_dir, previous_rows=logger.rows, state=state),
         cb.tensorboard(paths["logs"]),
-        cb.CorruptReporter([train_source, eval_source]),
+        cb.CorruptReporter([data.train_source, data.eval_source]),
         cb.CommitEpoch(backup),
     ]
     callbacks = [c for c in callbacks if c is not None]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.1, patience=config.plateau_patience))
-    print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
-          f"replicas={replicas} global_batch={global_batch} lr={lr:g} epochs={epochs} "
-          f"steps_per_epoch={steps_per_epoch} train={train_source.num_examples} "
-          f"eval={eval_source.num_examples}")
-    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return callbacks, backup, logger, state
+
+
+def evaluate(model, data, multi_worker):
+    """{"loss", "accuracy"[, "top5"]} of `model` on the held-out split."""
+    if multi_worker:
+        # Every worker scores the whole held-out split, so all report the same number.
+        return _evaluate_locally(model, data.eval_fn(None), data.num_classes)
+    return model.evaluate(data.eval_data, verbose=0, return_dict=True)
+
+
+def _fit(model, config, data, callbacks, backup, initial_epoch, epochs, multi_worker):
     try:
         with _keras_compat.multi_worker_log_reduction_fix(multi_worker):
-            model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+            model.fit(data.train_data, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=data.steps_per_epoch, validation_data=data.eval_data,
+                      callbacks=callbacks, verbose=config.verbose)
     except _COLLECTIVE_ERRORS as error:
         if not multi_worker:
             raise
@@ -384,27 +457,42 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
             f"collective_timeout={config.collective_timeout} s. Run every worker again "
             f"with the same command to resume after epoch {backup.committed_epoch()}."
         ) from error
-    if nan_guard.batch is not None:
+
+
+def _run(config, strategy, work_dir, output_dir, chief, start):
+    variant = keras_resnet.get_variant(config.model)
+    data = create_input_pipeline(config, strategy, variant.preprocessing)
+    learning_rate, lr = create_learning_rate_fn(config, data)
+    model = create_model_and_optimizer(config, strategy, data, learning_rate)
+    callbacks, backup, logger, state = create_callbacks(config, data, work_dir, output_dir,
+                                                        chief)
+    print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
+          f"replicas={data.replicas} global_batch={data.global_batch} lr={lr:g} "
+          f"epochs={data.epochs} steps_per_epoch={data.steps_per_epoch} "
+          f"train={data.train_source.num_examples} eval={data.eval_source.num_examples}")
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    with strategy.scope():
+        committed = backup.restore(model)
+    if committed < data.epochs:
+        _fit(model, config, data, callbacks, backup, committed, data.epochs, multi_worker)
+    paths = run_paths(work_dir)
+    if state.diverged:
         last = paths["last"] if os.path.exists(paths["last"]) else None
         raise TrainingDiverged(
-            f"Training stopped: the loss became NaN/inf at epoch {nan_guard.epoch + 1}, "
-            f"batch {nan_guard.batch + 1}. Last good checkpoint: {last}. Lower "
+            f"Training stopped: the loss became NaN/inf at epoch {state.nan_epoch + 1}, "
+            f"batch {state.nan_batch + 1}. Last good checkpoint: {last}. Lower "
             "--learning_rate, or use --mixed_precision=float32.")
 
-    if multi_worker:
-        # Every worker scores the whole held-out split, so all report the same number.
-        scores = _evaluate_locally(model, eval_fn(None), num_classes)
-    else:
-        scores = model.evaluate(eval_data, verbose=0, return_dict=True)
+    scores = evaluate(model, data, multi_worker)
     cb.save_atomically(model.save, os.path.join(work_dir, "model.keras"), point="final_save")
-    skipped = train_source.skipped() + eval_source.skipped()
+    skipped = data.train_source.skipped() + data.eval_source.skipped()
     result = {
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
-        "epochs": epochs, "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
-        "replicas": replicas, "learning_rate": lr, "seconds": time.time() - start,
-        "skipped_images": skipped, "num_classes": num_classes,
-        "preprocessing": normalization.as_dict(), "output_dir": output_dir,
-        "model_path": os.path.join(output_dir, "model.keras"),
+        "epochs": data.epochs, "steps_per_epoch": data.steps_per_epoch,
+        "global_batch_size": data.global_batch, "replicas": data.replicas,
+        "learning_rate": lr, "seconds": time.time() - start, "skipped_images": skipped,
+        "num_classes": data.num_classes, "preprocessing": data.normalization.as_dict(),
+        "output_dir": output_dir, "model_path": os.path.join(output_dir, "model.keras"),
     }
     if "top5" in scores:
         result["test_top5"] = float(scores["top5"])
@@ -412,8 +500,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     if logger.rows:
         cb.plot_curves(logger.rows, paths["png"], title=f"{config.model} on {config.dataset}")
     if config.export and chief:
-        result["export_dir"] = export(model, config, train_source, eval_source,
-                                      normalization)
+        result["export_dir"] = export(model, config, data.train_source, data.eval_source,
+                                      data.normalization)
     backup.clear()  # the run is complete: a rerun starts over
     result["model"] = model
     return result
