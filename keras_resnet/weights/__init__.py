@@ -106,8 +106,39 @@ def load_weights(model, weights, *, variant=None):
     return model
 
 
+def preprocessing_for(weights, variant):
+    """The `preprocess_input` mode that `weights` were trained with (minimal version,
+    until the weights catalogue lands): "torch" for torchvision / timm / safetensors
+    files, tags and hf:// repos, "caffe" for keras.applications files, and the
+    variant's own default for None and Keras files.
+
+    Args:
+        weights: None, "imagenet", a tag, a path or "hf://REPO".
+        variant: str. Registry name of the model.
+
+    Returns:
+        str. A keras_resnet.preprocess_input mode.
+    """
+    from keras_resnet.models import registry
+
+    default = registry.get_variant(variant).preprocessing
+    if weights is None:
+        return default
+    weights = os.fspath(weights)
+    if weights == "imagenet":
+        return "caffe" if variant in imagenet.KERAS_APPLICATIONS_FILES else "torch"
+    if weights.startswith("hf://") or weights.lower().endswith(".safetensors"):
+        return "torch"
+    try:
+        fmt = weights_format(weights)
+    except (ValueError, OSError):
+        return "torch"  # a catalogue tag: every non-Keras source normalizes as torch
+    return {"torchvision": "torch", "keras_applications": "caffe"}.get(fmt, default)
+
+
 __all__ = [
     "build_options",
+    "preprocessing_for",
     "load_keras_applications_weights",
     "load_torchvision_weights",
     "load_weights",
