@@ -46,13 +46,13 @@ def main(argv):
         for name, accuracy in result["test_accuracy"].items():
             print(f"{name} test accuracy: {accuracy:.4f}")
         return
-    config = training.build_config(recipe, **overrides)
-    if FLAGS.output_dir is None:
-        config.output_dir = os.path.join(
-            "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
     try:
+        config = training.build_config(recipe, **overrides)
+        if FLAGS.output_dir is None:
+            config.output_dir = os.path.join(
+                "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
         result = training.train_and_evaluate(config)
-    except (training.TrainingDiverged, training.CheckpointWriteError,
+    except (training.ConfigError, training.TrainingDiverged, training.CheckpointWriteError,
             training.WorkerLost) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

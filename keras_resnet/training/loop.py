@@ -16,18 +16,30 @@ import keras_resnet
 from keras_resnet import _keras_compat
 from keras_resnet import data as data_lib
 from keras_resnet import faults
+from keras_resnet import weights as weights_lib
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import recipes as recipes_lib
 from keras_resnet.training import schedules, strategies
 
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("float32", "float16", "bfloat16")
+# "backbone": only the classifier trains; "bn": every BatchNormalization is frozen.
+# A frozen BatchNormalization runs in inference mode in Keras 3, so its moving
+# statistics stay those of the checkpoint.
+FREEZE_MODES = ("none", "backbone", "bn")
+HEAD = "predictions"
 # Substrings of variable paths that decoupled weight decay leaves alone (BN and biases).
 NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
 # Settings with a fixed set of values: `validate` checks them, the flags list them.
 CHOICES = {"recipe": tuple(recipes_lib.list_recipes()), "strategy": strategies.STRATEGIES,
            "weight_decay_mode": WEIGHT_DECAY_MODES, "schedule": schedules.SCHEDULES,
-           "augment": tuple(data_lib.AUGMENT_MODES), "mixed_precision": PRECISIONS}
+           "augment": tuple(data_lib.AUGMENT_MODES), "mixed_precision": PRECISIONS,
+           "freeze": FREEZE_MODES}
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names it, its value and what is allowed.
+    scripts/train.py prints it on one line and exits with status 2."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -98,6 +110,19 @@ class TrainConfig:
         deterministic: bool. Deterministic ops and input order.
         cache: bool or None. Cache decoded data (None: when small).
         model_options: dict. Extra builder arguments (e.g. {"shortcut": "B"}).
+        weights: str or None. Pretrained weights to start from: "imagenet", a weights
+            catalogue tag, a file (.pth/.pt torchvision state dict, keras.applications
+            .h5, Keras .weights.h5 / .keras) or "hf://REPO". When the dataset's classes
+            differ from the checkpoint's, only the backbone is loaded and the classifier
+            is new. The input normalization follows the weights. None (or "none", e.g.
+            `--weights=none` over the finetune recipe) trains from scratch.
+        freeze: str. "none" (everything trains), "backbone" (only the classifier
+            trains; BatchNormalization runs in inference mode, keeping the checkpoint's
+            statistics) or "bn" (only the BatchNormalization layers are frozen, for small
+            per-replica batches). Needs weights.
+        linear_probe_epochs: int. First epochs that train only the classifier (as
+            freeze="backbone"); then the layers unfreeze as `freeze` says and training goes
+            on with a new schedule of `learning_rate`. Needs weights.
         verbose: int or str. Keras fit verbosity: "auto" (the progress bar), 0, 1 or 2.
     """
 
@@ -143,23 +168,31 @@ class TrainConfig:
     cache: object = None
     model_options: dict = dataclasses.field(default_factory=dict)
     verbose: object = "auto"
+    weights: str = None
+    freeze: str = "none"
+    linear_probe_epochs: int = 0
 
 
 def build_config(recipe="digits", **overrides):
     """A `TrainConfig` from the recipe `recipe` with `overrides` (None values ignored).
 
     Raises:
-        ValueError: unknown recipe or unknown setting names, listing the allowed ones.
+        ConfigError: unknown recipe or unknown setting names, listing the allowed ones.
     """
-    values = recipes_lib.get_recipe(recipe)
+    try:
+        values = recipes_lib.get_recipe(recipe)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ValueError(f"Unknown training settings {unknown}. Allowed: {sorted(fields)}.")
+        raise ConfigError(f"Unknown training settings {unknown}. Allowed: {sorted(fields)}.")
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "epochs" in overrides and overrides["epochs"] is not None:
         values["total_iterations"] = None
     values["recipe"] = recipe
+    if values.get("weights") in ("", "none"):
+        values["weights"] = None  # --weights=none: from scratch, whatever the recipe says
     return TrainConfig(**values)
 
 
@@ -182,10 +215,44 @@ def validate(config):
     if not 0.0 <= config.label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1). "
                          f"Received: label_smoothing={config.label_smoothing}.")
+    _validate_weights(config)
     if config.weight_decay < 0 or config.learning_rate <= 0:
         raise ValueError(f"Need weight_decay >= 0 and learning_rate > 0. Received: "
                          f"weight_decay={config.weight_decay}, "
                          f"learning_rate={config.learning_rate}.")
+
+
+WEIGHTS_ALLOWED = "None (from scratch), 'imagenet', a weights file path or 'hf://REPO'"
+
+
+def _validate_weights(config):
+    if config.weights is None:
+        for name, unset in (("freeze", "none"), ("linear_probe_epochs", 0)):
+            if getattr(config, name) != unset:
+                raise ConfigError(
+                    f"{name}={getattr(config, name)!r} needs pretrained weights, but "
+                    f"weights=None. Pass --weights=imagenet|TAG|PATH|hf://REPO, or use "
+                    f"{name}={unset!r} to train from scratch.")
+        return
+    weights = str(config.weights)
+    epochs = config.epochs or 0
+    if config.linear_probe_epochs < 0 or (epochs and config.linear_probe_epochs >= epochs):
+        raise ConfigError(
+            f"linear_probe_epochs must be in [0, epochs) = [0, {epochs}). Received: "
+            f"linear_probe_epochs={config.linear_probe_epochs}.")
+    if weights == "imagenet" or weights.startswith("hf://") or os.path.isfile(weights):
+        return
+    tags = []
+    if hasattr(weights_lib, "list_weights"):  # the weights catalogue, where present
+        rows = weights_lib.list_weights(keras_resnet.get_variant(config.model).name)
+        tags = [row["tag"] if isinstance(row, dict) else getattr(row, "tag", row)
+                for row in rows]
+        if weights in tags:
+            return
+    looks_like_path = os.sep in weights or os.path.splitext(weights)[1] != ""
+    what = "no such file" if looks_like_path else f"unknown tag for model={config.model!r}"
+    allowed = WEIGHTS_ALLOWED + (f", or a tag: {tags}" if tags else "")
+    raise ConfigError(f"weights={weights!r}: {what}. Allowed: {allowed}.")
 
 
 def check_jit_compile(config, strategy):
@@ -237,7 +304,12 @@ def train_and_evaluate(config):
         CheckpointWriteError: a checkpoint could not be written (disk full); the
             previous one is kept and re-running resumes from it.
     """
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     start = time.time()
     chief = strategies.is_chief()
     strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
@@ -296,17 +368,21 @@ def create_input_pipeline(config, strategy, normalization_mode):
     """Loads the sources and builds the training and held-out pipelines.
 
     Raises:
-        ValueError: the training set is smaller than the global batch.
+        ConfigError: the dataset cannot be read, or its training set is smaller than
+            the global batch.
     """
     source_args = dict(data_dir=config.data_dir, eval_spec=config.eval_dataset,
                        label_offset=config.label_offset, num_classes=config.num_classes)
-    train_source = data_lib.load_source(config.dataset, "train", **source_args)
-    eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+    try:
+        train_source = data_lib.load_source(config.dataset, "train", **source_args)
+        eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     num_classes = train_source.num_classes
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
     if train_source.num_examples < global_batch:
-        raise ValueError(f"dataset={config.dataset!r} has {train_source.num_examples} training "
+        raise ConfigError(f"dataset={config.dataset!r} has {train_source.num_examples} training "
                          f"examples, fewer than the global batch {global_batch} "
                          f"(batch_size={config.batch_size} x {replicas} replicas).")
     steps_per_epoch = train_source.num_examples // global_batch
@@ -395,10 +471,11 @@ def compile_model(model, config, strategy, data, learning_rate):
     return model
 
 
-def create_model_and_optimizer(config, strategy, data, learning_rate):
-    """Builds `config.model` for the dataset's classes under `strategy` and compiles it."""
+def create_model_and_optimizer(config, strategy, data, learning_rate, freeze="none"):
+    """Builds `config.model` for the dataset's classes (with `config.weights`) under
+    `strategy`, freezes it as `freeze` says and compiles it."""
     with strategy.scope():
-        model = _build_model(config, data.num_classes)
+        model = set_trainable(_build_model(config, data.num_classes), freeze)
     return compile_model(model, config, strategy, data, learning_rate)
 
 
@@ -461,11 +538,18 @@ def _fit(model, config, data, callbacks, backup, initial_epoch, epochs, multi_wo
 
 def _run(config, strategy, work_dir, output_dir, chief, start):
     variant = keras_resnet.get_variant(config.model)
-    data = create_input_pipeline(config, strategy, variant.preprocessing)
-    learning_rate, lr = create_learning_rate_fn(config, data)
-    model = create_model_and_optimizer(config, strategy, data, learning_rate)
+    data = create_input_pipeline(
+        config, strategy, weights_lib.preprocessing_for(config.weights, variant.name))
     callbacks, backup, logger, state = create_callbacks(config, data, work_dir, output_dir,
                                                         chief)
+    phases = training_phases(config, data.epochs)
+    committed = backup.committed_epoch()
+    # The backup holds the optimizer of the phase that wrote it (a linear probe's has
+    # the classifier's variables only): compile that phase, restore, then go on.
+    current = next(i for i, (_, end, _) in enumerate(phases) if committed <= end)
+    first, end, freeze = phases[current]
+    learning_rate, lr = create_learning_rate_fn(config, data, end - first)
+    model = create_model_and_optimizer(config, strategy, data, learning_rate, freeze)
     print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
           f"replicas={data.replicas} global_batch={data.global_batch} lr={lr:g} "
           f"epochs={data.epochs} steps_per_epoch={data.steps_per_epoch} "
@@ -473,8 +557,18 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with strategy.scope():
         committed = backup.restore(model)
-    if committed < data.epochs:
-        _fit(model, config, data, callbacks, backup, committed, data.epochs, multi_worker)
+    for index in range(current, len(phases)):
+        first, end, freeze = phases[index]
+        if state.diverged:
+            break
+        if index != current:
+            set_trainable(model, freeze)
+            compile_model(model, config, strategy, data,
+                          create_learning_rate_fn(config, data, end - first)[0])
+        if committed >= end:
+            continue
+        state.initial_epoch = max(first, committed)
+        _fit(model, config, data, callbacks, backup, state.initial_epoch, end, multi_worker)
     paths = run_paths(work_dir)
     if state.diverged:
         last = paths["last"] if os.path.exists(paths["last"]) else None
@@ -492,6 +586,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         "global_batch_size": data.global_batch, "replicas": data.replicas,
         "learning_rate": lr, "seconds": time.time() - start, "skipped_images": skipped,
         "num_classes": data.num_classes, "preprocessing": data.normalization.as_dict(),
+        "weights": None if config.weights is None else str(config.weights),
+        "freeze": config.freeze, "linear_probe_epochs": config.linear_probe_epochs,
         "output_dir": output_dir, "model_path": os.path.join(output_dir, "model.keras"),
     }
     if "top5" in scores:
@@ -547,15 +643,70 @@ def run_paths(directory):
 
 
 def _build_model(config, num_classes):
+    """`config.model` for `num_classes`, with `config.weights` loaded.
+
+    Raises:
+        ConfigError: the weights do not fit the model (the loader's message names the
+            first mismatching layer and both shapes) or cannot be read.
+    """
     options = dict(config.model_options)
     if config.weight_decay_mode == "l2" and config.weight_decay > 0:
         # Keras L2(l) adds l * sum(w^2), whose gradient 2lw equals the paper's decay wd*w
         # at l = wd / 2.
         options.setdefault("kernel_regularizer", keras.regularizers.L2(config.weight_decay / 2))
     channels = options.pop("channels", 3)
-    return keras_resnet.create_model(
-        config.model, input_shape=(config.image_size, config.image_size, channels),
-        classes=num_classes, **options)
+    options["input_shape"] = (config.image_size, config.image_size, channels)
+    if config.weights is None:
+        return keras_resnet.create_model(config.model, classes=num_classes, **options)
+    try:
+        try:
+            return keras_resnet.create_model(config.model, weights=config.weights,
+                                             classes=num_classes, **options)
+        except ValueError as error:
+            if f"{HEAD!r}" not in str(error):
+                raise
+        # The checkpoint's classifier has other classes: a new one sized to the dataset,
+        # the backbone loaded through a copy without the classifier.
+        model = keras_resnet.create_model(
+            config.model, classes=num_classes,
+            **{**weights_lib.build_options(config.weights, variant=config.model), **options})
+        backbone = keras_resnet.create_model(config.model, weights=config.weights,
+                                             include_top=False, **options)
+        for layer in backbone.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        # A zero classifier starts at uniform predictions, so the first gradients do
+        # not push the pretrained features around with the logits of a random head
+        # (BiT's fine-tuning, Kolesnikov et al. 2020, starts its new head at zero too).
+        head = model.get_layer(HEAD)
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+        return model
+    except (ValueError, OSError, ImportError) as error:
+        raise ConfigError(f"weights={config.weights!r} cannot be loaded into "
+                          f"model={config.model!r}: {error}") from None
+
+
+def set_trainable(model, freeze):
+    """Makes `model`'s layers trainable as `freeze` says (see FREEZE_MODES); compile
+    again afterwards, as Keras reads `trainable` at compile time."""
+    for layer in model.layers:
+        if freeze == "backbone":
+            layer.trainable = layer.name == HEAD
+        elif freeze == "bn":
+            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        else:
+            layer.trainable = True
+    return model
+
+
+def training_phases(config, epochs):
+    """[(first epoch, end epoch, freeze)] of the `fit` calls of a run: a linear probe of
+    `config.linear_probe_epochs` epochs (classifier only), then the rest with
+    `config.freeze`; one phase without a probe."""
+    probe = int(config.linear_probe_epochs or 0)
+    if probe:
+        return [(0, probe, "backbone"), (probe, epochs, config.freeze)]
+    return [(0, epochs, config.freeze)]
 
 
 def export(model, config, train_source, eval_source, normalization):
@@ -582,5 +733,8 @@ def summary_json(result):
                       default=lambda v: float(v) if isinstance(v, (np.floating, float)) else str(v))
 
 
-__all__ = ["TrainConfig", "TrainingDiverged", "WorkerLost", "build_config", "train_and_evaluate",
+__all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "WorkerLost", "build_config",
+           "train_and_evaluate", "set_trainable", "training_phases",
+           "create_input_pipeline", "create_learning_rate_fn", "create_model_and_optimizer",
+           "compile_model", "create_callbacks", "evaluate",
            "validate", "prepare_output_dir", "run_paths", "summary_json"]
