@@ -2,6 +2,7 @@
 
 from keras_resnet.training.callbacks import CheckpointWriteError
 from keras_resnet.training.loop import (
+    ConfigError,
     TrainConfig,
     TrainingDiverged,
     WorkerLost,

@@ -2,6 +2,7 @@
 corrupt-image reporting and training curves."""
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -86,6 +87,27 @@ def remove_stale_temp(directory):
     return removed
 
 
+@dataclasses.dataclass
+class RunState:
+    """What the callbacks of one run tell each other, instead of attributes on the model.
+
+    Attributes:
+        initial_epoch: int. Epochs committed by the backup when training (re)started;
+            set by `ResumableBackup.restore`. Defaults to 0.
+        nan_epoch: int or None. 0-based epoch of the first non-finite batch loss.
+        nan_batch: int or None. 0-based batch of it; None while the loss is finite.
+    """
+
+    initial_epoch: int = 0
+    nan_epoch: int = None
+    nan_batch: int = None
+
+    @property
+    def diverged(self):
+        """True once a batch loss was NaN or infinite."""
+        return self.nan_batch is not None
+
+
 def finite_loss(logs):
     loss = (logs or {}).get("loss")
     return loss is None or math.isfinite(float(loss))
@@ -106,19 +128,33 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     are never behind the committed epoch (what they hold beyond it is rewritten on
     resume). Only the chief writes; every worker reads the same backup.
 
+    The state is restored by an explicit `restore(model)` before `fit`, which is then
+    called with `initial_epoch=state.initial_epoch` (not through Keras' private
+    `model._initial_epoch`), so that a run of several `fit` calls (a linear probe, then
+    fine-tuning) restores into the optimizer of the phase that wrote the backup.
+
     Args:
         backup_dir: str. Folder of the backup (shared by all workers).
+        state: RunState or None. Shared with the other callbacks; a new one when None.
         chief: bool. Whether this process writes the backup. Defaults to True.
     """
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir, chief=True):
+    def __init__(self, backup_dir, state=None, chief=True):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.state = state if state is not None else RunState()
         self.chief = chief
 
     def on_train_begin(self, logs=None):
+        pass  # restored before fit: see `restore`
+
+    def restore(self, model):
+        """Loads the committed state into `model` (compiled) and sets
+        `state.initial_epoch`; returns it (0 when there is no backup)."""
+        self.set_model(model)
         self._load_model()
+        return self.state.initial_epoch
 
     def committed_epoch(self):
         """The last committed epoch (1-based; 0 when nothing is committed)."""
@@ -144,7 +180,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             raise ValueError(
                 f"Cannot resume from the backup {weights!r} ({type(error).__name__}: "
                 f"{error}). Delete {self.backup_dir!r} to start this run over.") from error
-        self.model._initial_epoch = int(metadata["epoch"])
+        self.state.initial_epoch = int(metadata["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
         pass  # committed by CommitEpoch, after the other callbacks
@@ -154,8 +190,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def commit(self, epoch, logs=None):
         """Atomically records the state after epoch `epoch` (0-based) as the backup."""
-        if not self.chief or not finite_loss(logs) or getattr(
-                self.model, "_keras_resnet_nan", False):
+        if not self.chief or not finite_loss(logs) or self.state.diverged:
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch{epoch + 1:05d}.weights.h5"
@@ -198,20 +233,23 @@ class FailPoints(keras.callbacks.Callback):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite batch loss and remembers where."""
+    """Stops training at the first non-finite batch loss and records where in `state`.
 
-    def __init__(self):
+    Args:
+        state: RunState. Shared with the callbacks that must not save a NaN state.
+    """
+
+    def __init__(self, state):
         super().__init__()
+        self.state = state
         self.epoch = 0
-        self.batch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if not finite_loss(logs):
-            self.batch = batch
-            self.model._keras_resnet_nan = True
+            self.state.nan_epoch, self.state.nan_batch = self.epoch, batch
             self.model.stop_training = True
 
 
@@ -220,19 +258,25 @@ class MetricsLogger(keras.callbacks.Callback):
 
     Rows from an earlier, interrupted run are kept up to the epoch being written, so a
     resumed run ends with exactly one row per epoch.
+
+    Args:
+        csv_path: str. The CSV file.
+        json_path: str. The JSON file (also read back on resume).
+        extra: dict or None. Run-level fields written beside the rows.
+        state: RunState or None. `state.initial_epoch` says which rows are committed.
     """
 
-    def __init__(self, csv_path, json_path, extra=None):
+    def __init__(self, csv_path, json_path, extra=None, state=None):
         super().__init__()
         self.csv_path = csv_path
         self.json_path = json_path
         self.extra = dict(extra or {})
+        self.state = state if state is not None else RunState()
         self.rows = load_rows(json_path)
 
     def on_train_begin(self, logs=None):
         # Rows past the epoch the backup committed belong to work that will be redone.
-        committed = getattr(self.model, "_initial_epoch", None) or 0
-        self.rows = [r for r in self.rows if r["epoch"] <= committed]
+        self.rows = [r for r in self.rows if r["epoch"] <= self.state.initial_epoch]
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_loss(logs):
@@ -279,20 +323,31 @@ def _current_lr(model):
 
 class Checkpointer(keras.callbacks.Callback):
     """Saves `last.keras` every epoch and `best.keras` when `monitor` improves; both
-    written atomically and skipped when the loss is not finite."""
+    written atomically and skipped when the loss is not finite.
 
-    def __init__(self, directory, monitor="val_accuracy", mode="max", previous_rows=()):
+    Args:
+        directory: str. Where the checkpoints go.
+        monitor: str. Metric that decides `best.keras`. Defaults to "val_accuracy".
+        mode: str. "max" or "min". Defaults to "max".
+        previous_rows: list of dict. Metric rows of an interrupted run.
+        state: RunState or None. Committed epoch and divergence.
+    """
+
+    def __init__(self, directory, monitor="val_accuracy", mode="max", previous_rows=(),
+                 state=None):
         super().__init__()
         self.directory = directory
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
         self.previous_rows = list(previous_rows)
-        self.best = -math.inf
+        self.state = state if state is not None else RunState()
+        self.best = None
 
     def on_train_begin(self, logs=None):
-        committed = getattr(self.model, "_initial_epoch", None) or 0
+        if self.best is not None:
+            return  # a later fit of the same run (after a linear probe) keeps its best
         values = [r[self.monitor] for r in self.previous_rows
-                  if self.monitor in r and r["epoch"] <= committed]
+                  if self.monitor in r and r["epoch"] <= self.state.initial_epoch]
         self.best = max((self.sign * v for v in values), default=-math.inf)
 
     def _save(self, name):
@@ -300,7 +355,7 @@ class Checkpointer(keras.callbacks.Callback):
                         point="checkpoint_write")
 
     def on_epoch_end(self, epoch, logs=None):
-        if not finite_loss(logs) or getattr(self.model, "_keras_resnet_nan", False):
+        if not finite_loss(logs) or self.state.diverged:
             return
         self._save("last.keras")
         value = (logs or {}).get(self.monitor)
@@ -367,5 +422,5 @@ def tensorboard(log_dir):
                                        write_graph=False, profile_batch=0)
 
 
-__all__ = ["CheckpointWriteError", "save_atomically", "ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
+__all__ = ["RunState", "CheckpointWriteError", "save_atomically", "ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
            "plot_curves", "tensorboard", "atomic_write"]

@@ -1,6 +1,5 @@
 """`train_and_evaluate`: one training run from a `TrainConfig` to a tested model."""
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -14,16 +13,33 @@ import numpy as np
 import tensorflow as tf
 
 import keras_resnet
+from keras_resnet import _keras_compat
 from keras_resnet import data as data_lib
 from keras_resnet import faults
+from keras_resnet import weights as weights_lib
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import recipes as recipes_lib
 from keras_resnet.training import schedules, strategies
 
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("float32", "float16", "bfloat16")
+# "backbone": only the classifier trains; "bn": every BatchNormalization is frozen.
+# A frozen BatchNormalization runs in inference mode in Keras 3, so its moving
+# statistics stay those of the checkpoint.
+FREEZE_MODES = ("none", "backbone", "bn")
+HEAD = "predictions"
 # Substrings of variable paths that decoupled weight decay leaves alone (BN and biases).
 NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
+# Settings with a fixed set of values: `validate` checks them, the flags list them.
+CHOICES = {"recipe": tuple(recipes_lib.list_recipes()), "strategy": strategies.STRATEGIES,
+           "weight_decay_mode": WEIGHT_DECAY_MODES, "schedule": schedules.SCHEDULES,
+           "augment": tuple(data_lib.AUGMENT_MODES), "mixed_precision": PRECISIONS,
+           "freeze": FREEZE_MODES}
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names it, its value and what is allowed.
+    scripts/train.py prints it on one line and exits with status 2."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -53,7 +69,7 @@ class TrainConfig:
         eval_dataset: str or None. Held-out TFRecord glob when it is not derivable.
         label_offset: int. Subtracted from TFRecord labels (1 for Model Garden ImageNet).
         num_classes: int or None. Classes of a TFRecord source (None scans labels).
-        recipe: str. Name of the recipe the defaults came from.
+        recipe: str. Recipe whose values are the defaults of the other settings.
         epochs: int or None. None derives it from `total_iterations`.
         total_iterations: int or None. Paper-style length in iterations at
             `base_batch_size` (CIFAR: 64k), converted to epochs by the dataset size.
@@ -76,15 +92,15 @@ class TrainConfig:
         plateau_patience: int. Epochs without val_loss improvement before /10.
         augment: str. keras_resnet.data.AUGMENT_MODES.
         image_size: int. Side of the model input.
-        label_smoothing: float.
+        label_smoothing: float. Label smoothing of the cross-entropy (0: none).
         strategy: str. keras_resnet.training.STRATEGIES.
         cpu_devices: int. Logical CPU devices to create (tests MirroredStrategy on CPU).
         collective_timeout: float or None. Seconds a multi-worker collective op waits for
             its peers; a worker that died then fails the others with `WorkerLost`
             instead of leaving them waiting forever. 0 or None = no limit.
         mixed_precision: str. "float32", "float16" or "bfloat16".
-        jit_compile: bool or "auto". XLA compilation. True over several devices in one
-            process is refused (see `check_jit_compile`).
+        jit_compile: bool (or "auto" from Python). XLA compilation. True over several
+            devices in one process is refused (see `check_jit_compile`).
         steps_per_execution: int.
         max_steps_per_epoch: int or None. Caps the steps of an epoch (quick runs).
         output_dir: str. Where logs, metrics, checkpoints and the model go.
@@ -94,7 +110,20 @@ class TrainConfig:
         deterministic: bool. Deterministic ops and input order.
         cache: bool or None. Cache decoded data (None: when small).
         model_options: dict. Extra builder arguments (e.g. {"shortcut": "B"}).
-        verbose: int or str. Keras fit verbosity ("auto" shows the progress bar).
+        weights: str or None. Pretrained weights to start from: "imagenet", a weights
+            catalogue tag, a file (.pth/.pt torchvision state dict, keras.applications
+            .h5, Keras .weights.h5 / .keras) or "hf://REPO". When the dataset's classes
+            differ from the checkpoint's, only the backbone is loaded and the classifier
+            is new. The input normalization follows the weights. None (or "none", e.g.
+            `--weights=none` over the finetune recipe) trains from scratch.
+        freeze: str. "none" (everything trains), "backbone" (only the classifier
+            trains; BatchNormalization runs in inference mode, keeping the checkpoint's
+            statistics) or "bn" (only the BatchNormalization layers are frozen, for small
+            per-replica batches). Needs weights.
+        linear_probe_epochs: int. First epochs that train only the classifier (as
+            freeze="backbone"); then the layers unfreeze as `freeze` says and training goes
+            on with a new schedule of `learning_rate`. Needs weights.
+        verbose: int or str. Keras fit verbosity: "auto" (the progress bar), 0, 1 or 2.
     """
 
     model: str = "resnet20"
@@ -128,7 +157,7 @@ class TrainConfig:
     cpu_devices: int = 0
     collective_timeout: float = 300.0
     mixed_precision: str = "float32"
-    jit_compile: object = False
+    jit_compile: bool = False
     steps_per_execution: int = 1
     max_steps_per_epoch: int = None
     output_dir: str = "runs/default"
@@ -136,26 +165,34 @@ class TrainConfig:
     export_dir: str = None
     seed: int = 0
     deterministic: bool = False
-    cache: bool = None
+    cache: object = None
     model_options: dict = dataclasses.field(default_factory=dict)
     verbose: object = "auto"
+    weights: str = None
+    freeze: str = "none"
+    linear_probe_epochs: int = 0
 
 
 def build_config(recipe="digits", **overrides):
     """A `TrainConfig` from the recipe `recipe` with `overrides` (None values ignored).
 
     Raises:
-        ValueError: unknown recipe or unknown setting names, listing the allowed ones.
+        ConfigError: unknown recipe or unknown setting names, listing the allowed ones.
     """
-    values = recipes_lib.get_recipe(recipe)
+    try:
+        values = recipes_lib.get_recipe(recipe)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ValueError(f"Unknown training settings {unknown}. Allowed: {sorted(fields)}.")
+        raise ConfigError(f"Unknown training settings {unknown}. Allowed: {sorted(fields)}.")
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "epochs" in overrides and overrides["epochs"] is not None:
         values["total_iterations"] = None
     values["recipe"] = recipe
+    if values.get("weights") in ("", "none"):
+        values["weights"] = None  # --weights=none: from scratch, whatever the recipe says
     return TrainConfig(**values)
 
 
@@ -164,9 +201,7 @@ def validate(config):
     keras_resnet.get_variant(config.model)
     recipes_lib.get_recipe(config.recipe)
     data_lib.augment.check_mode(config.augment)
-    choices = {"strategy": strategies.STRATEGIES, "weight_decay_mode": WEIGHT_DECAY_MODES,
-               "schedule": schedules.SCHEDULES, "mixed_precision": PRECISIONS}
-    for name, allowed in choices.items():
+    for name, allowed in CHOICES.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"Unknown {name}={getattr(config, name)!r}. "
                              f"Allowed values: {list(allowed)}.")
@@ -180,10 +215,44 @@ def validate(config):
     if not 0.0 <= config.label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1). "
                          f"Received: label_smoothing={config.label_smoothing}.")
+    _validate_weights(config)
     if config.weight_decay < 0 or config.learning_rate <= 0:
         raise ValueError(f"Need weight_decay >= 0 and learning_rate > 0. Received: "
                          f"weight_decay={config.weight_decay}, "
                          f"learning_rate={config.learning_rate}.")
+
+
+WEIGHTS_ALLOWED = "None (from scratch), 'imagenet', a weights file path or 'hf://REPO'"
+
+
+def _validate_weights(config):
+    if config.weights is None:
+        for name, unset in (("freeze", "none"), ("linear_probe_epochs", 0)):
+            if getattr(config, name) != unset:
+                raise ConfigError(
+                    f"{name}={getattr(config, name)!r} needs pretrained weights, but "
+                    f"weights=None. Pass --weights=imagenet|TAG|PATH|hf://REPO, or use "
+                    f"{name}={unset!r} to train from scratch.")
+        return
+    weights = str(config.weights)
+    epochs = config.epochs or 0
+    if config.linear_probe_epochs < 0 or (epochs and config.linear_probe_epochs >= epochs):
+        raise ConfigError(
+            f"linear_probe_epochs must be in [0, epochs) = [0, {epochs}). Received: "
+            f"linear_probe_epochs={config.linear_probe_epochs}.")
+    if weights == "imagenet" or weights.startswith("hf://") or os.path.isfile(weights):
+        return
+    tags = []
+    if hasattr(weights_lib, "list_weights"):  # the weights catalogue, where present
+        rows = weights_lib.list_weights(keras_resnet.get_variant(config.model).name)
+        tags = [row["tag"] if isinstance(row, dict) else getattr(row, "tag", row)
+                for row in rows]
+        if weights in tags:
+            return
+    looks_like_path = os.sep in weights or os.path.splitext(weights)[1] != ""
+    what = "no such file" if looks_like_path else f"unknown tag for model={config.model!r}"
+    allowed = WEIGHTS_ALLOWED + (f", or a tag: {tags}" if tags else "")
+    raise ConfigError(f"weights={weights!r}: {what}. Allowed: {allowed}.")
 
 
 def check_jit_compile(config, strategy):
@@ -235,7 +304,12 @@ def train_and_evaluate(config):
         CheckpointWriteError: a checkpoint could not be written (disk full); the
             previous one is kept and re-running resumes from it.
     """
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     start = time.time()
     chief = strategies.is_chief()
     strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
@@ -258,17 +332,57 @@ def train_and_evaluate(config):
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _run(config, strategy, work_dir, output_dir, chief, start):
-    variant = keras_resnet.get_variant(config.model)
+@dataclasses.dataclass
+class Data:
+    """The data of a run and the sizes derived from it.
+
+    Attributes:
+        train_source, eval_source: keras_resnet.data sources.
+        num_classes: int.
+        replicas: int. Replicas in sync.
+        global_batch: int.
+        steps_per_epoch: int.
+        epochs: int. Planned epochs of the whole run.
+        passes: float. base_batch_size / training examples (iterations -> epochs).
+        normalization: keras_resnet.data.Normalization of the inputs.
+        train_fn, eval_fn: callable(input_context) -> tf.data.Dataset.
+        train_data, eval_data: what `fit` and `evaluate` read.
+    """
+
+    train_source: object
+    eval_source: object
+    num_classes: int
+    replicas: int
+    global_batch: int
+    steps_per_epoch: int
+    epochs: int
+    passes: float
+    normalization: object
+    train_fn: object
+    eval_fn: object
+    train_data: object
+    eval_data: object
+
+
+def create_input_pipeline(config, strategy, normalization_mode):
+    """Loads the sources and builds the training and held-out pipelines.
+
+    Raises:
+        ConfigError: the dataset cannot be read, or its training set is smaller than
+            the global batch.
+    """
     source_args = dict(data_dir=config.data_dir, eval_spec=config.eval_dataset,
                        label_offset=config.label_offset, num_classes=config.num_classes)
-    train_source = data_lib.load_source(config.dataset, "train", **source_args)
-    eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+    try:
+        train_source = data_lib.load_source(config.dataset, "train", **source_args)
+        eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     num_classes = train_source.num_classes
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
     if train_source.num_examples < global_batch:
-        raise ValueError(f"dataset={config.dataset!r} has {train_source.num_examples} training "
+        raise ConfigError(f"dataset={config.dataset!r} has {train_source.num_examples} training "
                          f"examples, fewer than the global batch {global_batch} "
                          f"(batch_size={config.batch_size} x {replicas} replicas).")
     steps_per_epoch = train_source.num_examples // global_batch
@@ -278,29 +392,12 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     passes = (config.base_batch_size / train_source.num_examples)
     epochs = config.epochs or recipes_lib.iterations_to_epochs(
         config.total_iterations * passes * steps_per_epoch, steps_per_epoch)
-    lr = config.learning_rate * (global_batch / config.base_batch_size if config.scale_lr else 1)
-    total_steps = epochs * steps_per_epoch
-    boundaries = [int(round(e * steps_per_epoch)) for e in config.step_epochs]
-    if config.step_iterations and not config.step_epochs:
-        boundaries = [int(round(i * passes * steps_per_epoch)) for i in config.step_iterations]
-    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
-    if config.model in config.warmup_for_models:
-        warmup_steps = int(round(config.warmup_for_models[config.model]
-                                 * config.base_batch_size / global_batch))
-    if config.schedule == "plateau":
-        learning_rate = lr
-    else:
-        learning_rate = schedules.WarmupSchedule(
-            lr, total_steps, kind=config.schedule, warmup_steps=warmup_steps,
-            warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
-            boundaries=boundaries)
 
-    normalization = data_lib.Normalization.from_mode(variant.preprocessing)
-    one_hot = config.label_smoothing > 0
+    normalization = data_lib.Normalization.from_mode(normalization_mode)
     pipeline_args = dict(image_size=config.image_size, augment=config.augment,
                          normalization=normalization, num_classes=num_classes,
-                         one_hot=one_hot, seed=config.seed, cache=config.cache,
-                         deterministic=config.deterministic)
+                         one_hot=config.label_smoothing > 0, seed=config.seed,
+                         cache=config.cache, deterministic=config.deterministic)
 
     def train_fn(context):
         return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
@@ -318,61 +415,116 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     train_data, eval_data = train_fn(None), eval_fn(None)
     if replicas > 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         train_data = strategy.distribute_datasets_from_function(train_fn)
+    return Data(train_source, eval_source, num_classes, replicas, global_batch,
+                steps_per_epoch, epochs, passes, normalization, train_fn, eval_fn,
+                train_data, eval_data)
 
+
+def create_learning_rate_fn(config, data, epochs=None):
+    """The learning rate of `epochs` epochs of training (all of them when None).
+
+    Returns:
+        (learning rate or schedule for the optimizer, peak rate as a float).
+    """
+    epochs = data.epochs if epochs is None else epochs
+    steps_per_epoch = data.steps_per_epoch
+    lr = config.learning_rate * (data.global_batch / config.base_batch_size
+                                 if config.scale_lr else 1)
+    if config.schedule == "plateau":
+        return lr, lr
+    boundaries = [int(round(e * steps_per_epoch)) for e in config.step_epochs]
+    if config.step_iterations and not config.step_epochs:
+        boundaries = [int(round(i * data.passes * steps_per_epoch))
+                      for i in config.step_iterations]
+    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
+    if config.model in config.warmup_for_models:
+        warmup_steps = int(round(config.warmup_for_models[config.model]
+                                 * config.base_batch_size / data.global_batch))
+    schedule = schedules.WarmupSchedule(
+        lr, epochs * steps_per_epoch, kind=config.schedule, warmup_steps=warmup_steps,
+        warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
+        boundaries=boundaries)
+    return schedule, lr
+
+
+def compile_model(model, config, strategy, data, learning_rate):
+    """Compiles `model` with a new SGD optimizer at `learning_rate`, under `strategy`."""
     with strategy.scope():
-        model = _build_model(config, num_classes)
         optimizer = keras.optimizers.SGD(
             learning_rate=learning_rate, momentum=config.momentum,
             weight_decay=config.weight_decay if config.weight_decay_mode == "decoupled"
             and config.weight_decay > 0 else None)
         if config.weight_decay_mode == "decoupled":
             optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-        if one_hot:
+        if config.label_smoothing > 0:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
             top5 = keras.metrics.TopKCategoricalAccuracy(5, name="top5")
         else:
             loss = keras.losses.SparseCategoricalCrossentropy()
             top5 = keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")
-        metrics = ["accuracy"] + ([top5] if num_classes > 5 else [])
+        metrics = ["accuracy"] + ([top5] if data.num_classes > 5 else [])
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
-
     if strategy is not tf.distribute.get_strategy():
-        _prebuild(model, strategy, train_fn(None))
+        _keras_compat.prebuild(model, strategy, data.train_fn(None))
+    return model
 
+
+def create_model_and_optimizer(config, strategy, data, learning_rate, freeze="none"):
+    """Builds `config.model` for the dataset's classes (with `config.weights`) under
+    `strategy`, freezes it as `freeze` says and compiles it."""
+    with strategy.scope():
+        model = set_trainable(_build_model(config, data.num_classes), freeze)
+    return compile_model(model, config, strategy, data, learning_rate)
+
+
+def create_callbacks(config, data, work_dir, output_dir, chief):
+    """The callbacks of `fit`, sharing one `RunState`.
+
+    Returns:
+        (list of callbacks, the ResumableBackup, the MetricsLogger, the RunState).
+    """
     paths = run_paths(work_dir)
-    logger = cb.MetricsLogger(paths["csv"], paths["json"], extra={
+    state = cb.RunState()
+    logger = cb.MetricsLogger(paths["csv"], paths["json"], state=state, extra={
         "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
-    nan_guard = cb.NaNGuard()
     # Every worker resumes from the chief's backup (a shared output_dir), or their
     # initial epochs would differ and the collectives never meet.
-    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], chief=chief)
+    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], state=state, chief=chief)
     cb.remove_stale_temp(work_dir)
-    # The backup restores first and commits last: see ResumableBackup.
+    # The backup commits last: see ResumableBackup.
     callbacks = [
         backup,
         cb.FailPoints() if faults.enabled() else None,
-        nan_guard,
+        cb.NaNGuard(state),
         logger,
-        cb.Checkpointer(work_dir, previous_rows=logger.rows),
+        cb.Checkpointer(work_dir, previous_rows=logger.rows, state=state),
         cb.tensorboard(paths["logs"]),
-        cb.CorruptReporter([train_source, eval_source]),
+        cb.CorruptReporter([data.train_source, data.eval_source]),
         cb.CommitEpoch(backup),
     ]
     callbacks = [c for c in callbacks if c is not None]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.1, patience=config.plateau_patience))
-    print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
-          f"replicas={replicas} global_batch={global_batch} lr={lr:g} epochs={epochs} "
-          f"steps_per_epoch={steps_per_epoch} train={train_source.num_examples} "
-          f"eval={eval_source.num_examples}")
-    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return callbacks, backup, logger, state
+
+
+def evaluate(model, data, multi_worker):
+    """{"loss", "accuracy"[, "top5"]} of `model` on the held-out split."""
+    if multi_worker:
+        # Every worker scores the whole held-out split, so all report the same number.
+        return _evaluate_locally(model, data.eval_fn(None), data.num_classes)
+    return model.evaluate(data.eval_data, verbose=0, return_dict=True)
+
+
+def _fit(model, config, data, callbacks, backup, initial_epoch, epochs, multi_worker):
     try:
-        with _keras_multi_worker_fix(multi_worker):
-            model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=eval_data, callbacks=callbacks, verbose=config.verbose)
+        with _keras_compat.multi_worker_log_reduction_fix(multi_worker):
+            model.fit(data.train_data, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=data.steps_per_epoch, validation_data=data.eval_data,
+                      callbacks=callbacks, verbose=config.verbose)
     except _COLLECTIVE_ERRORS as error:
         if not multi_worker:
             raise
@@ -382,27 +534,61 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
             f"collective_timeout={config.collective_timeout} s. Run every worker again "
             f"with the same command to resume after epoch {backup.committed_epoch()}."
         ) from error
-    if nan_guard.batch is not None:
+
+
+def _run(config, strategy, work_dir, output_dir, chief, start):
+    variant = keras_resnet.get_variant(config.model)
+    data = create_input_pipeline(
+        config, strategy, weights_lib.preprocessing_for(config.weights, variant.name))
+    callbacks, backup, logger, state = create_callbacks(config, data, work_dir, output_dir,
+                                                        chief)
+    phases = training_phases(config, data.epochs)
+    committed = backup.committed_epoch()
+    # The backup holds the optimizer of the phase that wrote it (a linear probe's has
+    # the classifier's variables only): compile that phase, restore, then go on.
+    current = next(i for i, (_, end, _) in enumerate(phases) if committed <= end)
+    first, end, freeze = phases[current]
+    learning_rate, lr = create_learning_rate_fn(config, data, end - first)
+    model = create_model_and_optimizer(config, strategy, data, learning_rate, freeze)
+    print(f"model={config.model} dataset={config.dataset} recipe={config.recipe} "
+          f"replicas={data.replicas} global_batch={data.global_batch} lr={lr:g} "
+          f"epochs={data.epochs} steps_per_epoch={data.steps_per_epoch} "
+          f"train={data.train_source.num_examples} eval={data.eval_source.num_examples}")
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    with strategy.scope():
+        committed = backup.restore(model)
+    for index in range(current, len(phases)):
+        first, end, freeze = phases[index]
+        if state.diverged:
+            break
+        if index != current:
+            set_trainable(model, freeze)
+            compile_model(model, config, strategy, data,
+                          create_learning_rate_fn(config, data, end - first)[0])
+        if committed >= end:
+            continue
+        state.initial_epoch = max(first, committed)
+        _fit(model, config, data, callbacks, backup, state.initial_epoch, end, multi_worker)
+    paths = run_paths(work_dir)
+    if state.diverged:
         last = paths["last"] if os.path.exists(paths["last"]) else None
         raise TrainingDiverged(
-            f"Training stopped: the loss became NaN/inf at epoch {nan_guard.epoch + 1}, "
-            f"batch {nan_guard.batch + 1}. Last good checkpoint: {last}. Lower "
+            f"Training stopped: the loss became NaN/inf at epoch {state.nan_epoch + 1}, "
+            f"batch {state.nan_batch + 1}. Last good checkpoint: {last}. Lower "
             "--learning_rate, or use --mixed_precision=float32.")
 
-    if multi_worker:
-        # Every worker scores the whole held-out split, so all report the same number.
-        scores = _evaluate_locally(model, eval_fn(None), num_classes)
-    else:
-        scores = model.evaluate(eval_data, verbose=0, return_dict=True)
+    scores = evaluate(model, data, multi_worker)
     cb.save_atomically(model.save, os.path.join(work_dir, "model.keras"), point="final_save")
-    skipped = train_source.skipped() + eval_source.skipped()
+    skipped = data.train_source.skipped() + data.eval_source.skipped()
     result = {
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
-        "epochs": epochs, "steps_per_epoch": steps_per_epoch, "global_batch_size": global_batch,
-        "replicas": replicas, "learning_rate": lr, "seconds": time.time() - start,
-        "skipped_images": skipped, "num_classes": num_classes,
-        "preprocessing": normalization.as_dict(), "output_dir": output_dir,
-        "model_path": os.path.join(output_dir, "model.keras"),
+        "epochs": data.epochs, "steps_per_epoch": data.steps_per_epoch,
+        "global_batch_size": data.global_batch, "replicas": data.replicas,
+        "learning_rate": lr, "seconds": time.time() - start, "skipped_images": skipped,
+        "num_classes": data.num_classes, "preprocessing": data.normalization.as_dict(),
+        "weights": None if config.weights is None else str(config.weights),
+        "freeze": config.freeze, "linear_probe_epochs": config.linear_probe_epochs,
+        "output_dir": output_dir, "model_path": os.path.join(output_dir, "model.keras"),
     }
     if "top5" in scores:
         result["test_top5"] = float(scores["top5"])
@@ -410,8 +596,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     if logger.rows:
         cb.plot_curves(logger.rows, paths["png"], title=f"{config.model} on {config.dataset}")
     if config.export and chief:
-        result["export_dir"] = export(model, config, train_source, eval_source,
-                                      normalization)
+        result["export_dir"] = export(model, config, data.train_source, data.eval_source,
+                                      data.normalization)
     backup.clear()  # the run is complete: a rerun starts over
     result["model"] = model
     return result
@@ -426,25 +612,6 @@ def _error_summary(error):
     causes = [line for line in lines if line and not line.startswith(
         ("File ", "Graph execution error", "Detected at node", "Traceback"))]
     return " ".join(" ".join(causes).split())[:240]
-
-
-@contextlib.contextmanager
-def _keras_multi_worker_fix(active):
-    """Keras 3.15 reduces each scalar log of a multi-worker step with
-    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction
-    dimension 0"). While `active`, logs are averaged over the local replicas instead, so
-    the progress bar and metrics files show this worker's values."""
-    if not active:
-        yield
-        return
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer._collective_all_reduce_multi_worker
-    tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
-    try:
-        yield
-    finally:
-        tf_trainer._collective_all_reduce_multi_worker = original
 
 
 def _evaluate_locally(model, dataset, num_classes):
@@ -466,22 +633,6 @@ def _evaluate_locally(model, dataset, num_classes):
     return scores
 
 
-def _prebuild(model, strategy, dataset):
-    """Builds model, loss, metrics and optimizer from the shapes of one local batch.
-
-    Under a strategy, Keras 3.15 builds them in `fit` from the first batch of the
-    training iterator, which that batch then never trains on (so runs under different
-    strategies saw different data), and by all-reducing it, which
-    MultiWorkerMirroredStrategy rejects for (x, y) tuples ("Attempt to convert a value
-    (PerReplica...)"). Building here from a separate dataset and skipping that step
-    avoids both.
-    """
-    images, labels = next(iter(dataset))
-    with strategy.scope():
-        model._symbolic_build(data_batch=(images, labels))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-
-
 def run_paths(directory):
     """Files of a run directory."""
     join = os.path.join
@@ -492,15 +643,70 @@ def run_paths(directory):
 
 
 def _build_model(config, num_classes):
+    """`config.model` for `num_classes`, with `config.weights` loaded.
+
+    Raises:
+        ConfigError: the weights do not fit the model (the loader's message names the
+            first mismatching layer and both shapes) or cannot be read.
+    """
     options = dict(config.model_options)
     if config.weight_decay_mode == "l2" and config.weight_decay > 0:
         # Keras L2(l) adds l * sum(w^2), whose gradient 2lw equals the paper's decay wd*w
         # at l = wd / 2.
         options.setdefault("kernel_regularizer", keras.regularizers.L2(config.weight_decay / 2))
     channels = options.pop("channels", 3)
-    return keras_resnet.create_model(
-        config.model, input_shape=(config.image_size, config.image_size, channels),
-        classes=num_classes, **options)
+    options["input_shape"] = (config.image_size, config.image_size, channels)
+    if config.weights is None:
+        return keras_resnet.create_model(config.model, classes=num_classes, **options)
+    try:
+        try:
+            return keras_resnet.create_model(config.model, weights=config.weights,
+                                             classes=num_classes, **options)
+        except ValueError as error:
+            if f"{HEAD!r}" not in str(error):
+                raise
+        # The checkpoint's classifier has other classes: a new one sized to the dataset,
+        # the backbone loaded through a copy without the classifier.
+        model = keras_resnet.create_model(
+            config.model, classes=num_classes,
+            **{**weights_lib.build_options(config.weights, variant=config.model), **options})
+        backbone = keras_resnet.create_model(config.model, weights=config.weights,
+                                             include_top=False, **options)
+        for layer in backbone.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        # A zero classifier starts at uniform predictions, so the first gradients do
+        # not push the pretrained features around with the logits of a random head
+        # (BiT's fine-tuning, Kolesnikov et al. 2020, starts its new head at zero too).
+        head = model.get_layer(HEAD)
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+        return model
+    except (ValueError, OSError, ImportError) as error:
+        raise ConfigError(f"weights={config.weights!r} cannot be loaded into "
+                          f"model={config.model!r}: {error}") from None
+
+
+def set_trainable(model, freeze):
+    """Makes `model`'s layers trainable as `freeze` says (see FREEZE_MODES); compile
+    again afterwards, as Keras reads `trainable` at compile time."""
+    for layer in model.layers:
+        if freeze == "backbone":
+            layer.trainable = layer.name == HEAD
+        elif freeze == "bn":
+            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        else:
+            layer.trainable = True
+    return model
+
+
+def training_phases(config, epochs):
+    """[(first epoch, end epoch, freeze)] of the `fit` calls of a run: a linear probe of
+    `config.linear_probe_epochs` epochs (classifier only), then the rest with
+    `config.freeze`; one phase without a probe."""
+    probe = int(config.linear_probe_epochs or 0)
+    if probe:
+        return [(0, probe, "backbone"), (probe, epochs, config.freeze)]
+    return [(0, epochs, config.freeze)]
 
 
 def export(model, config, train_source, eval_source, normalization):
@@ -527,5 +733,8 @@ def summary_json(result):
                       default=lambda v: float(v) if isinstance(v, (np.floating, float)) else str(v))
 
 
-__all__ = ["TrainConfig", "TrainingDiverged", "WorkerLost", "build_config", "train_and_evaluate",
+__all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "WorkerLost", "build_config",
+           "train_and_evaluate", "set_trainable", "training_phases",
+           "create_input_pipeline", "create_learning_rate_fn", "create_model_and_optimizer",
+           "compile_model", "create_callbacks", "evaluate",
            "validate", "prepare_output_dir", "run_paths", "summary_json"]

@@ -73,3 +73,48 @@ def test_two_kills_in_a_row_then_rerun(tmp_path):
     assert re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M) == ["3"]
     assert [r["epoch"] for r in rows(out)] == [1, 2, 3]
     assert load_every_checkpoint(out)["model.keras"] == EPOCHS * STEPS
+
+
+# A linear probe of 1 epoch (classifier only), then 2 epochs of fine-tuning with a new
+# optimizer: kills before, at and after the boundary between the two `fit` calls.
+PROBE_CASES = [
+    ("backup_write:1", 0),  # probe epoch written, not committed: starts over
+    ("train_batch:6", 1),  # mid-epoch 2: the backup holds the probe's optimizer
+    ("epoch_end:3", 2),  # epoch 3 trained: the backup holds the fine-tuning optimizer
+]
+
+
+@pytest.fixture(scope="module")
+def digits_pth(tmp_path_factory):
+    """A torchvision-format ResNet-18 state dict for digits' 10 classes."""
+    import keras_resnet
+    from keras_resnet.training import transfer_demo
+
+    model = keras_resnet.create_model("resnet18", input_shape=(32, 32, 3), classes=10)
+    path = str(tmp_path_factory.mktemp("weights") / "resnet18.pth")
+    return transfer_demo.save_torchvision_state_dict(model, path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at,committed", PROBE_CASES, ids=[c[0] for c in PROBE_CASES])
+def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pth, kill_at,
+                                                              committed):
+    out = str(tmp_path / "run")
+    args = _args(out) + ["--model=resnet18", "--image_size=32",
+                         f"--weights={digits_pth}", "--linear_probe_epochs=1"]
+    killed = run(TRAIN, args, kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
+    assert committed_epoch(out) == committed
+    load_every_checkpoint(out)
+
+    resumed = run(TRAIN, args)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    # One line per epoch run (Keras prints no "Epoch 1/1" header for a 1-epoch fit).
+    ran = re.findall(rf"^{STEPS}/{STEPS} - .*val_accuracy", resumed.stdout, re.M)
+    assert len(ran) == EPOCHS - committed, resumed.stdout[-2000:]
+    assert re.findall(r"^Epoch (\d+)/", resumed.stdout, re.M)[-1] == str(EPOCHS)
+    assert [r["epoch"] for r in rows(out)] == list(range(1, EPOCHS + 1))
+    iterations = load_every_checkpoint(out)
+    # The fine-tuning optimizer starts at the boundary: it ran the 2 epochs after it.
+    assert iterations["model.keras"] == (EPOCHS - 1) * STEPS
+    assert not os.path.exists(os.path.join(out, "backup"))
