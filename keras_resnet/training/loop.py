@@ -659,28 +659,18 @@ def _build_model(config, num_classes):
     if config.weights is None:
         return keras_resnet.create_model(config.model, classes=num_classes, **options)
     try:
-        try:
-            return keras_resnet.create_model(config.model, weights=config.weights,
-                                             classes=num_classes, **options)
-        except ValueError as error:
-            if f"{HEAD!r}" not in str(error):
-                raise
-        # The checkpoint's classifier has other classes: a new one sized to the dataset,
-        # the backbone loaded through a copy without the classifier.
         model = keras_resnet.create_model(
             config.model, classes=num_classes,
             **{**weights_lib.build_options(config.weights, variant=config.model), **options})
-        backbone = keras_resnet.create_model(config.model, weights=config.weights,
-                                             include_top=False, **options)
-        for layer in backbone.layers:
-            if layer.weights:
-                model.get_layer(layer.name).set_weights(layer.get_weights())
-        # A zero classifier starts at uniform predictions, so the first gradients do
-        # not push the pretrained features around with the logits of a random head
-        # (BiT's fine-tuning, Kolesnikov et al. 2020, starts its new head at zero too).
+        # A classifier that the checkpoint cannot fill (other classes) starts at zero:
+        # uniform predictions, so the first gradients do not push the pretrained
+        # features around with the logits of a random head (BiT's fine-tuning,
+        # Kolesnikov et al. 2020, starts its new head at zero too). "auto" loads the
+        # checkpoint's classifier only where its shape fits.
         head = model.get_layer(HEAD)
         head.set_weights([np.zeros_like(w) for w in head.get_weights()])
-        return model
+        return weights_lib.load_weights(model, config.weights, variant=config.model,
+                                        skip_head="auto")
     except (ValueError, OSError, ImportError) as error:
         raise ConfigError(f"weights={config.weights!r} cannot be loaded into "
                           f"model={config.model!r}: {error}") from None

@@ -4,8 +4,8 @@ torchvision-format `.pth` made here, then fine-tuning on other classes with few 
 No download can happen on the machines this project is tested on, so the pretrained
 file is made the way torchvision's are: a ResNet-18 (ImageNet stem) is trained on digits
 0-4 and its weights are saved with `torch.save` as a state dict under torchvision's
-names (`torchvision_state_dict` is the inverse of keras_resnet.weights.torchvision's
-mapping). Digits 5-9 are written as a folder of PNGs (`train/` with few images per
+names (`keras_resnet.weights.torchvision_state_dict`, the inverse of the torchvision
+loader's mapping). Digits 5-9 are written as a folder of PNGs (`train/` with few images per
 class, `val/` with every held-out image) for `scripts/train.py --dataset=folder:DIR`.
 
 Used by scripts/make_transfer_demo.py, by docs/finetuning.md's numbers and by
@@ -17,46 +17,11 @@ import os
 import keras
 import numpy as np
 
+from keras_resnet.training.callbacks import save_atomically
+from keras_resnet.weights import torchvision_state_dict
+
 PRETRAIN_CLASSES = (0, 1, 2, 3, 4)
 FINETUNE_CLASSES = (5, 6, 7, 8, 9)
-
-
-def torchvision_state_dict(model):
-    """{torchvision parameter name: NumPy array} of a keras_resnet v1.5 model.
-
-    Conv kernels go from Keras' (kh, kw, in, out) to PyTorch's (out, in, kh, kw), the
-    fc weight is transposed, and each BatchNormalization gives weight, bias,
-    running_mean, running_var and num_batches_tracked, as torchvision's files have.
-
-    Raises:
-        ValueError: a layer with weights has no torchvision counterpart.
-    """
-    from keras_resnet.weights.torchvision import torch_module_name
-
-    state = {}
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        module = torch_module_name(layer.name)
-        if module is None:
-            raise ValueError(f"Layer {layer.name!r} has no torchvision counterpart.")
-        if isinstance(layer, keras.layers.BatchNormalization):
-            for ours, theirs in (("gamma", "weight"), ("beta", "bias"),
-                                 ("moving_mean", "running_mean"),
-                                 ("moving_variance", "running_var")):
-                state[f"{module}.{theirs}"] = np.asarray(getattr(layer, ours))
-            state[f"{module}.num_batches_tracked"] = np.array(0, "int64")
-        elif isinstance(layer, keras.layers.Conv2D):
-            state[f"{module}.weight"] = np.asarray(layer.kernel).transpose(3, 2, 0, 1)
-            if layer.use_bias:
-                state[f"{module}.bias"] = np.asarray(layer.bias)
-        elif isinstance(layer, keras.layers.Dense):
-            state[f"{module}.weight"] = np.asarray(layer.kernel).T
-            state[f"{module}.bias"] = np.asarray(layer.bias)
-        else:
-            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no "
-                             "torchvision counterpart.")
-    return state
 
 
 def save_torchvision_state_dict(model, path):
@@ -65,9 +30,7 @@ def save_torchvision_state_dict(model, path):
 
     state = {name: torch.from_numpy(np.ascontiguousarray(value))
              for name, value in torchvision_state_dict(model).items()}
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_atomically(lambda tmp: torch.save(state, tmp), path)
     return path
 
 
