@@ -8,6 +8,8 @@ with Keras 3. The batch axis is renamed to "batch" so clients see it is dynamic.
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet.export.runtime import check_threads
+
 DEFAULT_OPSET = 17
 BATCH_AXIS = "batch"
 
@@ -94,9 +96,31 @@ def check(path):
 
 def run(path, x):
     """Runs the ONNX file at `path` on `x` with onnxruntime (CPU)."""
+    return load(path)(x)
+
+
+def load(path, *, threads=None):
+    """Opens the ONNX file at `path` once in an onnxruntime CPU session.
+
+    Args:
+        path: str. A .onnx file.
+        threads: int or None. onnxruntime intra-op threads. Defaults to None
+            (onnxruntime's choice).
+
+    Returns:
+        callable: `predict(x: np.ndarray) -> np.ndarray` (float32 in and out).
+    """
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if check_threads(threads) is not None:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, sess_options=options,
+                                           providers=["CPUExecutionProvider"])
     (input_meta,) = session.get_inputs()
-    (output,) = session.run(None, {input_meta.name: np.asarray(x, np.float32)})
-    return np.asarray(output, np.float32)
+
+    def predict(x):
+        (output,) = session.run(None, {input_meta.name: np.asarray(x, np.float32)})
+        return np.asarray(output, np.float32)
+
+    return predict

@@ -5,6 +5,8 @@ uint8 pixels and applies the model's preprocessing inside the graph."""
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet.export.runtime import check_threads
+
 DEFAULT_SIGNATURE = "serving_default"
 UINT8_SIGNATURE = "serving_uint8"
 UINT8_INPUT_NAME = "images"
@@ -83,9 +85,52 @@ def run(path, x, *, signature=DEFAULT_SIGNATURE):
     Returns:
         NumPy array: the (single) output.
     """
+    return _load(path, signature=signature)(x)
+
+
+def _set_threads(threads):
+    """Sets TensorFlow's intra-op thread count, which is per process and fixed once
+    the runtime has started: a different count afterwards is an error, not ignored."""
+    if check_threads(threads) is None:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError as error:
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        if current != threads:
+            raise RuntimeError(
+                f"threads={threads} cannot apply: TensorFlow's runtime already started "
+                f"with intra-op threads={current or 'default'}; load in a fresh "
+                "process.") from error
+
+
+def _load(path, *, signature=DEFAULT_SIGNATURE, threads=None):
+    _set_threads(threads)
     loaded = tf.saved_model.load(path)
+    if signature not in loaded.signatures:
+        raise ValueError(f"signature={signature!r} is not in the SavedModel at {path!r}; "
+                         f"it has {sorted(loaded.signatures)}.")
     function = loaded.signatures[signature]
     (input_name,) = function.structured_input_signature[1]
-    outputs = function(**{input_name: tf.constant(x)})
-    (output,) = outputs.values()
-    return output.numpy()
+
+    def predict(x):
+        # `loaded` stays referenced here: the signature's variables live in it.
+        outputs = loaded.signatures[signature](**{input_name: tf.constant(x)})
+        (output,) = outputs.values()
+        return output.numpy()
+
+    return predict
+
+
+def load(path, *, threads=None):
+    """Loads the SavedModel at `path` once for repeated prediction.
+
+    Args:
+        path: str. A SavedModel folder.
+        threads: int or None. TensorFlow intra-op threads (per process, so only
+            before TensorFlow's runtime starts). Defaults to None (TensorFlow's choice).
+
+    Returns:
+        callable: `predict(x: np.ndarray) -> np.ndarray` on `serving_default`.
+    """
+    return _load(path, threads=threads)

@@ -15,6 +15,8 @@ Modes:
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet.export.runtime import check_threads
+
 MODES = ("float32", "float16", "dynamic_int8", "int8")
 INT8_IO = ("float", "int8", "uint8")
 PRECISION = {"float32": "float32", "float16": "float16", "dynamic_int8": "int8", "int8": "int8"}
@@ -102,21 +104,44 @@ def run(path, x, num_threads=None):
     Returns:
         float32 NumPy array.
     """
-    interpreter = _interpreter(path, num_threads)
+    return load(path, threads=num_threads)(x)
+
+
+def load(path, *, threads=None):
+    """Loads the TFLite model at `path` once into a LiteRT interpreter.
+
+    Args:
+        path: str. A .tflite file.
+        threads: int or None. Interpreter threads. Defaults to None (LiteRT's choice).
+
+    Returns:
+        callable: `predict(x: np.ndarray) -> np.ndarray` taking a float batch and
+        answering float32; integer inputs and outputs are (de)quantized with the
+        model's own scale and zero point. The interpreter is re-allocated only when
+        the batch shape changes.
+    """
+    interpreter = _interpreter(path, check_threads(threads))
     (input_detail,) = interpreter.get_input_details()
-    x = np.asarray(x, np.float32)
-    interpreter.resize_tensor_input(input_detail["index"], x.shape, strict=False)
-    interpreter.allocate_tensors()
-    input_dtype = np.dtype(input_detail["dtype"])
-    if input_dtype.kind in "iu":
-        scale, zero_point = input_detail["quantization"]
-        info = np.iinfo(input_dtype)
-        x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
-    interpreter.set_tensor(input_detail["index"], x.astype(input_dtype))
-    interpreter.invoke()
     (output_detail,) = interpreter.get_output_details()
-    y = interpreter.get_tensor(output_detail["index"])
-    if np.dtype(output_detail["dtype"]).kind in "iu":
-        scale, zero_point = output_detail["quantization"]
-        y = (y.astype(np.float32) - zero_point) * scale
-    return np.asarray(y, np.float32)
+    input_dtype = np.dtype(input_detail["dtype"])
+    allocated = [None]
+
+    def predict(x):
+        x = np.asarray(x, np.float32)
+        if allocated[0] != x.shape:
+            interpreter.resize_tensor_input(input_detail["index"], x.shape, strict=False)
+            interpreter.allocate_tensors()
+            allocated[0] = x.shape
+        if input_dtype.kind in "iu":
+            scale, zero_point = input_detail["quantization"]
+            info = np.iinfo(input_dtype)
+            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+        interpreter.set_tensor(input_detail["index"], x.astype(input_dtype))
+        interpreter.invoke()
+        y = interpreter.get_tensor(output_detail["index"])
+        if np.dtype(output_detail["dtype"]).kind in "iu":
+            scale, zero_point = output_detail["quantization"]
+            y = (y.astype(np.float32) - zero_point) * scale
+        return np.array(y, np.float32)
+
+    return predict

@@ -98,6 +98,27 @@ def test_every_format_and_mode_reloads_and_matches_keras(trained, exported):
     assert np.abs(outputs["int8"] - expected).max() > np.abs(outputs["float16"] - expected).max()
 
 
+def test_load_keeps_one_runtime_for_repeated_batches(trained, exported):
+    model, _, x_val, _ = trained
+    _, out = exported
+    x = x_val[:8]
+    expected = model.predict(x, verbose=0)
+    # TensorFlow's thread count is per process and already fixed here: None only.
+    for module, name, threads in ((savedmodel, "savedmodel", None),
+                                  (onnx_export, "model.onnx", 1),
+                                  (tflite, "model_float32.tflite", 1)):
+        predict = module.load(os.path.join(out, name), threads=threads)
+        # Two batch sizes, then the first again: the kept runtime re-shapes correctly.
+        for batch in (x, x[:3], x):
+            np.testing.assert_allclose(predict(batch), expected[:len(batch)], atol=1e-4,
+                                       err_msg=name)
+    for module, name in ((onnx_export, "model.onnx"), (tflite, "model_float32.tflite")):
+        with pytest.raises(ValueError, match="threads=0"):
+            module.load(os.path.join(out, name), threads=0)(x)
+    with pytest.raises(RuntimeError, match="threads=3 cannot apply.*fresh process"):
+        savedmodel.load(os.path.join(out, "savedmodel"), threads=3)
+
+
 def test_parity_figures_meet_documented_tolerances(exported):
     results = exported[0]["parity"]["results"]
     for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx"):
