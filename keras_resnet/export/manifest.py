@@ -8,6 +8,8 @@ import json
 import os
 import platform
 
+from keras_resnet.io import atomic_write
+
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 LIBRARIES = ("keras-resnet", "tensorflow", "keras", "numpy", "tf2onnx", "onnx",
@@ -61,9 +63,7 @@ def timestamp():
 def write(manifest, folder):
     """Writes `manifest` as `folder`/manifest.json; returns the path."""
     path = os.path.join(folder, MANIFEST)
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
     return path
 
 

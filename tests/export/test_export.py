@@ -456,8 +456,8 @@ def test_publish_restores_export_set_aside_by_a_killed_process(tmp_path):
     (dest / "a.txt").write_text("old")
     # What a kill between the two renames of an overwrite leaves behind.
     dead_pid = 2 ** 22 + 12345
-    os.rename(dest, tmp_path / f".model.old-{dead_pid}-abc")
-    os.makedirs(tmp_path / f".model.tmp-{dead_pid}-def")
+    os.rename(dest, tmp_path / f".model.old-{dead_pid}-abc_1234")
+    os.makedirs(tmp_path / f".model.tmp-{dead_pid}-def_5678")
     publish.clean_stale(str(dest))
     assert (dest / "a.txt").read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["model"]
