@@ -39,6 +39,8 @@ flags.DEFINE_string("class_names", None, "Text file with one class name per line
 flags.DEFINE_integer("input_size", None, "Input height = width for a registered name.")
 flags.DEFINE_integer("classes", None, "Number of classes for a registered name.")
 flags.DEFINE_string("export_dir", None, "verify: the export folder to re-check.")
+flags.DEFINE_string("manifest_sha256", None, "verify: the manifest.json sha256 printed at "
+                    "export time; verify fails if the manifest is not that one.")
 
 
 def _export():
@@ -79,6 +81,8 @@ def _export():
         print(f"{key:22s} {artifact['path']:28s} {artifact['size']:>12,d} B "
               f"{artifact['export_seconds']:.1f} s")
     print(f"Exported to {manifest['export_dir']}")
+    print(f"manifest.json sha256 {manifest['manifest_sha256']} (keep it elsewhere; "
+          "verify --manifest_sha256=... then proves the manifest unchanged)")
 
 
 def _verify():
@@ -86,9 +90,11 @@ def _verify():
 
     if not FLAGS.export_dir:
         raise app.UsageError("verify needs --export_dir.")
-    report = export.verify(FLAGS.export_dir)
+    report = export.verify(FLAGS.export_dir, manifest_sha256=FLAGS.manifest_sha256)
     print(json.dumps(report, indent=2))
-    print(f"OK: {report['files_checked']} files match the manifest; parity holds.")
+    pinned = " (the pinned one)" if FLAGS.manifest_sha256 else ""
+    print(f"OK: {report['files_checked']} files match the manifest; parity holds. "
+          f"manifest.json sha256 {report['manifest_sha256']}{pinned}.")
 
 
 def main(argv):

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet.export.runtime import check_threads
+from keras_resnet.io import save_atomically
 
 DEFAULT_OPSET = 17
 BATCH_AXIS = "batch"
@@ -31,7 +32,7 @@ def check_opset(opset):
     return opset
 
 
-def convert(model, path, *, input_name, output_name, opset=None):
+def write(model, path, *, input_name, output_name, opset=None):
     """Writes `model` as ONNX at `path`.
 
     Args:
@@ -68,8 +69,11 @@ def convert(model, path, *, input_name, output_name, opset=None):
         dim.ClearField("dim_value")
         dim.dim_param = BATCH_AXIS
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, path)
+    save_atomically(lambda tmp: onnx.save(proto, tmp), path)
     return {"opset": opset, **describe(path)}
+
+
+convert = write  # the name keras_resnet.benchmark calls
 
 
 def describe(path):

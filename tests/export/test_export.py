@@ -232,6 +232,53 @@ def test_verify_passes_then_catches_tampering(exported, tmp_path):
         export.verify(copy)
 
 
+def test_verify_accounts_for_links_folders_and_special_files(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    manifest = manifest_lib.read(copy)
+    assert "savedmodel/assets" in manifest["folders"]  # empty, but listed
+    export.verify(copy, check_parity=False)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not part of the export")
+    os.symlink(outside, os.path.join(copy, "savedmodel", "variables", "extra.bin"))
+    os.makedirs(os.path.join(copy, "notes", "empty"))
+    os.mkfifo(os.path.join(copy, "pipe"))
+    # A listed file replaced by a link to an identical copy is still refused.
+    onnx_path = os.path.join(copy, "model.onnx")
+    shutil.copy(onnx_path, tmp_path / "same.onnx")
+    os.remove(onnx_path)
+    os.symlink(tmp_path / "same.onnx", onnx_path)
+    with pytest.raises(export.VerificationError) as caught:
+        export.verify(copy, check_parity=False)
+    message = str(caught.value)
+    for expected in ("symbolic link savedmodel/variables/extra.bin ->",
+                     "symbolic link model.onnx ->", "folder not in the manifest: notes/",
+                     "folder not in the manifest: notes/empty/",
+                     "pipe is not a plain file or folder"):
+        assert expected in message, (expected, message)
+
+
+def test_verify_checks_a_pinned_manifest_sha256(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    pinned = exported[0]["manifest_sha256"]
+    assert pinned == manifest_lib.sha256(os.path.join(copy, "manifest.json"))
+    report = export.verify(copy, check_parity=False, manifest_sha256=pinned.upper())
+    assert report["manifest_sha256"] == pinned
+    # A consistent re-hash by someone with write access passes the plain verify ...
+    manifest = manifest_lib.read(copy)
+    manifest["class_names"] = ["forged"] * 10
+    manifest_lib.write(manifest, copy)
+    export.verify(copy, check_parity=False)
+    # ... but not the pinned one.
+    with pytest.raises(export.VerificationError, match="not the pinned manifest_sha256"):
+        export.verify(copy, check_parity=False, manifest_sha256=pinned)
+    del manifest["files"]
+    manifest_lib.write(manifest, copy)
+    with pytest.raises(ValueError, match=r"incomplete: no \['files'\]"):
+        export.verify(copy)
+
+
 def test_verify_reruns_parity(exported, tmp_path):
     copy = str(tmp_path / "copy")
     shutil.copytree(exported[1], copy)
@@ -300,7 +347,7 @@ def test_exception_mid_export_keeps_previous_export(trained, exported, tmp_path,
             f.write(b"half an onnx file")
         raise RuntimeError("injected failure in the ONNX step")
 
-    monkeypatch.setattr(onnx_export, "convert", broken_convert)
+    monkeypatch.setattr(onnx_export, "write", broken_convert)
     with pytest.raises(RuntimeError, match="injected failure"):
         export.export_model(trained[0], output_dir=dest, formats=["savedmodel", "onnx"],
                             overwrite=True)
@@ -376,6 +423,12 @@ def test_script_rejects_unknown_format_and_verifies(exported):
                         capture_output=True, text=True, env=env, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "files match the manifest; parity holds" in ok.stdout
+    assert f"manifest.json sha256 {exported[0]['manifest_sha256']}" in ok.stdout
+    forged = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}",
+                             "--manifest_sha256=" + "0" * 64],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert forged.returncode == 1 and "not the pinned manifest_sha256" in forged.stderr
+    assert "Traceback" not in forged.stderr
 
 
 @pytest.mark.slow
@@ -425,7 +478,7 @@ def test_sigkill_mid_export_leaves_no_partial_artifacts(trained, exported, tmp_p
             open({marker!r}, "w").close()
             time.sleep(600)
 
-        onnx_export.convert = stuck
+        onnx_export.write = stuck
         export.export_model({model_path!r}, output_dir={dest!r}, formats="all",
                             overwrite=True)
     """)
