@@ -1,4 +1,4 @@
-"""Exports a keras_resnet model to SavedModel, TFLite (LiteRT) and ONNX, with parity
+"""Exports a keras_resnet model to SavedModel, TFLite (LiteRT), ONNX and OpenVINO IR, with parity
 checked in each runtime; or re-verifies an export folder.
 
     scripts/export.py --model=runs/resnet20/model.keras --format=all
@@ -19,7 +19,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
                     "(keras_resnet.list_models()).")
 flags.DEFINE_string("weights", None, "Weights file for a registered model name.")
-flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, all, or a comma list.")
+flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, openvino, all, or a "
+                    "comma list.")
 flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
 flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing export folder.")
@@ -104,7 +105,8 @@ def main(argv):
         raise app.UsageError(f"Unknown command {' '.join(command)!r}; use 'verify' or none.")
     try:
         _verify() if command == ["verify"] else _export()
-    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError,
+            ImportError) as error:
         # Expected failures (bad flags, existing output, parity) get one clear line.
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -1,10 +1,9 @@
-"""`export_model`: a Keras model to SavedModel, TFLite and ONNX artifacts, each
+"""`export_model`: a Keras model to SavedModel, TFLite, ONNX and OpenVINO artifacts, each
 reloaded in its own runtime and compared with the Keras model, published atomically
 with a manifest."""
 
 import logging
 import os
-import shutil
 
 import numpy as np
 
@@ -62,9 +61,11 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
                  tflite_modes=tflite.MODES, representative_data=None, parity_data=None,
                  class_names=None, preprocessing=None, overwrite=False, uint8_input=False,
                  int8_io="float", opset=None, tolerances=None):
-    """Exports `model` to SavedModel, TFLite and/or ONNX, checks parity, publishes.
+    """Exports `model` to SavedModel, TFLite, ONNX and/or OpenVINO IR, checks parity,
+    publishes.
 
-    Every artifact is reloaded in its own runtime (TensorFlow, LiteRT, onnxruntime)
+    Every artifact is reloaded in its own runtime (TensorFlow, LiteRT, onnxruntime,
+    OpenVINO at f32 and at the host's default precision)
     and run on the same batch as the Keras model; figures and tolerances are in
     `keras_resnet.export.parity`. The export is built beside `output_dir` and renamed
     into place only when every artifact passes, so a failure (or a kill) never leaves
@@ -75,7 +76,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         output_dir: str or None. Export folder. Defaults to None
             (`saved_models/<model_name>`).
         model_name: str or None. Defaults to None (`model.name`).
-        formats: str or list. "savedmodel", "tflite", "onnx", "all", or a list.
+        formats: str or list. "savedmodel", "tflite", "onnx", "openvino", "all", or a
+            list.
             Defaults to "all".
         tflite_modes: sequence of str. Among "float32", "float16", "dynamic_int8",
             "int8". Defaults to all four.
@@ -92,7 +94,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             RGB pixels and applying `preprocessing` in the graph. Defaults to False.
         int8_io: str. Input/output type of the full-integer TFLite model: "float",
             "int8" or "uint8". Defaults to "float".
-        opset: int or None. ONNX opset. Defaults to None (17).
+        opset: int or None. ONNX opset (also of the ONNX file OpenVINO converts).
+            Defaults to None (17).
         tolerances: dict or None. Overrides of `parity.DEFAULT_TOLERANCES`, e.g.
             {"int8": {"min_top1_agreement": 0.5}}. Defaults to None.
 
@@ -111,8 +114,9 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     modes = tflite.check_modes(tflite_modes) if "tflite" in formats else ()
     if int8_io not in tflite.INT8_IO:
         raise ValueError(f"Unknown int8_io={int8_io!r}. Allowed values: {list(tflite.INT8_IO)}.")
-    if "onnx" in formats:
-        onnx_export.check_opset(opset)
+    if "onnx" in formats or "openvino" in formats:
+        onnx_export.check_opset(opset)  # OpenVINO converts the ONNX file
+    formats_lib.check_runtimes(formats)
     preprocessing = source.resolve_preprocessing(preprocessing)
     if uint8_input and preprocessing is None:
         raise ValueError("uint8_input=True needs preprocessing (a mode name or "
@@ -177,9 +181,7 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
                 artifacts[artifact.key] = artifact.entry
                 for artifact_check in artifact.checks:
                     check(artifact_check)
-        saved_dir = os.path.join(staging, formats_lib.SAVEDMODEL_DIR)
-        if "savedmodel" not in formats and os.path.isdir(saved_dir):
-            shutil.rmtree(saved_dir)  # only the converter's source
+        job.remove_sources()
         if failures:
             raise parity.ParityError("Export not published. " + " ".join(failures))
 

@@ -1,6 +1,6 @@
 """The table of export formats: what `export_model` writes and `verify` re-checks.
 
-Each format module (`savedmodel`, `tflite`, `onnx_export`) has the same small interface:
+Each format module (`savedmodel`, `tflite`, `onnx_export`, `openvino_export`) has the same small interface:
 `write` an artifact, `load(path, *, threads=None)` it for prediction, `describe` it.
 `TABLE` maps a format name to its module, its runtime, `artifacts` (a function that
 writes every artifact of the format for one export, a `Job`, and yields each one's
@@ -10,12 +10,13 @@ one row here; `export_model`, `verify` and `scripts/export.py --format` follow.
 
 import dataclasses
 import os
+import shutil
 import time
 from typing import Callable
 
 import numpy as np
 
-from keras_resnet.export import onnx_export, parity, savedmodel, tflite
+from keras_resnet.export import onnx_export, openvino_export, parity, savedmodel, tflite
 
 SAVEDMODEL_DIR = "savedmodel"
 ONNX_FILE = "model.onnx"
@@ -54,6 +55,7 @@ class Job:
     representative: np.ndarray = None
     formats: tuple = ()
     _savedmodel: tuple = None
+    _onnx: tuple = None
 
     def savedmodel(self):
         """Writes the SavedModel (the TFLite converter's source too) once; returns
@@ -67,6 +69,25 @@ class Job:
                 uint8_input=self.uint8_input and "savedmodel" in self.formats)
             self._savedmodel = (path, signatures, time.perf_counter() - start)
         return self._savedmodel
+
+    def onnx(self):
+        """Writes the ONNX file (the OpenVINO converter's source too) once; returns (its
+        path, `onnx_export.write`'s description, seconds taken)."""
+        if self._onnx is None:
+            path = os.path.join(self.staging, ONNX_FILE)
+            start = time.perf_counter()
+            info = onnx_export.write(self.model, path, input_name=self.input_name,
+                                     output_name=self.output_name, opset=self.opset)
+            self._onnx = (path, info, time.perf_counter() - start)
+        return self._onnx
+
+    def remove_sources(self):
+        """Deletes what was written only as a converter's source (a SavedModel or ONNX
+        file of a format not asked for)."""
+        if self._savedmodel and "savedmodel" not in self.formats:
+            shutil.rmtree(self._savedmodel[0])
+        if self._onnx and "onnx" not in self.formats:
+            os.remove(self._onnx[0])
 
 
 @dataclasses.dataclass
@@ -126,17 +147,44 @@ def _tflite_artifacts(job):
 
 
 def _onnx_artifacts(job):
-    start = time.perf_counter()
-    path = os.path.join(job.staging, ONNX_FILE)
-    info = onnx_export.write(job.model, path, input_name=job.input_name,
-                             output_name=job.output_name, opset=job.opset)
-    entry = {"format": "onnx", "path": ONNX_FILE, "export_seconds": _seconds(start), **info}
+    path, info, seconds = job.onnx()
+    entry = {"format": "onnx", "path": ONNX_FILE, "export_seconds": round(seconds, 3), **info}
     yield Artifact("onnx", entry, [
         Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"})])
 
 
+def _openvino_checks(path):
+    """f32, then the host's default precision (a second check only where it differs)."""
+    exact = openvino_export.load(path, inference_precision=openvino_export.F32)
+    checks = [Check("openvino", exact, exact.precision,
+                    {"artifact": "openvino", "inference_precision_hint": openvino_export.F32,
+                     "runtime_precision": exact.precision})]
+    default = openvino_export.load(path, inference_precision=None)
+    checks.append(Check("openvino_host_default", default, default.precision,
+                        {"artifact": "openvino", "inference_precision_hint": None,
+                         "runtime_precision": default.precision}))
+    return checks
+
+
+def _openvino_artifacts(job):
+    source, _, _ = job.onnx()
+    start = time.perf_counter()
+    path = os.path.join(job.staging, openvino_export.XML_FILE)
+    info = openvino_export.write(source, path)
+    entry = {"format": "openvino", "path": openvino_export.XML_FILE,
+             "files": [openvino_export.XML_FILE, openvino_export.BIN_FILE],
+             "converted_from": ONNX_FILE, "weights": "float32",
+             "export_seconds": _seconds(start), **info,
+             "host_default_precision": openvino_export.host_precision()}
+    yield Artifact("openvino", entry, _openvino_checks(path))
+
+
 def _savedmodel_loader(path, entry, result):
     return savedmodel.load_signature(path, result["signature"])
+
+
+def _openvino_loader(path, entry, result):
+    return openvino_export.load(path, inference_precision=result["inference_precision_hint"])
 
 
 def _plain_loader(module):
@@ -165,6 +213,7 @@ TABLE = {
     "savedmodel": Format(savedmodel, "tensorflow", _savedmodel_artifacts, _savedmodel_loader),
     "tflite": Format(tflite, "ai_edge_litert", _tflite_artifacts, _plain_loader(tflite)),
     "onnx": Format(onnx_export, "onnxruntime", _onnx_artifacts, _plain_loader(onnx_export)),
+    "openvino": Format(openvino_export, "openvino", _openvino_artifacts, _openvino_loader),
 }
 FORMATS = tuple(TABLE)
 
@@ -182,6 +231,18 @@ def check_formats(formats):
         raise ValueError(f"Unknown export format(s) formats={formats!r}. "
                          f"Allowed values: {list(FORMATS) + ['all']}.")
     return tuple(f for f in FORMATS if f in formats)
+
+
+def check_runtimes(formats):
+    """Raises ImportError, naming the package, when a format's library is missing
+    (before any work is done)."""
+    import importlib.util
+
+    needs = {"tflite": "ai_edge_litert", "onnx": "onnxruntime", "openvino": "openvino"}
+    for name in formats:
+        if name in needs and importlib.util.find_spec(needs[name]) is None:
+            raise ImportError(f"formats={name!r} needs the package {needs[name]!r}: "
+                              "pip install 'keras-resnet[export]'.")
 
 
 def load_for_verify(export_dir, entry, result):

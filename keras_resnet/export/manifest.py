@@ -14,7 +14,7 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 REQUIRED = ("artifacts", "parity", "files")  # what verify reads
 LIBRARIES = ("keras-resnet", "tensorflow", "keras", "numpy", "tf2onnx", "onnx",
-             "onnxruntime", "ai-edge-litert")
+             "onnxruntime", "ai-edge-litert", "openvino")
 
 
 def sha256(path, chunk=1 << 20):
@@ -89,7 +89,7 @@ def build(folder, *, model, model_name, input_name, output_name, preprocessing,
     """
     files = file_table(folder)
     for entry in artifacts.values():
-        entry["size"] = folder_size(files, entry["path"])
+        entry["size"] = sum(folder_size(files, rel) for rel in entry.get("files", [entry["path"]]))
         if entry["path"] in files:
             entry["sha256"] = files[entry["path"]]["sha256"]
     return {

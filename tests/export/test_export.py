@@ -21,12 +21,13 @@ import keras
 import keras_resnet
 from keras_resnet import export
 from keras_resnet.export import exporter, manifest as manifest_lib, onnx_export, publish
-from keras_resnet.export import savedmodel, tflite
+from keras_resnet.export import openvino_export, savedmodel, tflite
 from keras_resnet.models.preprocessing import preprocess_input
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16",
-            "tflite_dynamic_int8", "tflite_int8", "onnx"}
+            "tflite_dynamic_int8", "tflite_int8", "onnx", "openvino",
+            "openvino_host_default"}
 
 
 def _digits():
@@ -85,10 +86,11 @@ def test_every_format_and_mode_reloads_and_matches_keras(trained, exported):
     outputs = {
         "savedmodel": savedmodel.run(os.path.join(out, "savedmodel"), x),
         "onnx": onnx_export.run(os.path.join(out, "model.onnx"), x),
+        "openvino": openvino_export.load(os.path.join(out, "model.xml"))(x),
         **{mode: tflite.run(os.path.join(out, f"model_{mode}.tflite"), x)
            for mode in tflite.MODES},
     }
-    for key in ("savedmodel", "onnx", "float32"):
+    for key in ("savedmodel", "onnx", "float32", "openvino"):
         np.testing.assert_allclose(outputs[key], expected, atol=1e-4, err_msg=key)
     np.testing.assert_allclose(outputs["float16"], expected, atol=1e-2)
     for key in ("dynamic_int8", "int8"):
@@ -106,13 +108,15 @@ def test_load_keeps_one_runtime_for_repeated_batches(trained, exported):
     # TensorFlow's thread count is per process and already fixed here: None only.
     for module, name, threads in ((savedmodel, "savedmodel", None),
                                   (onnx_export, "model.onnx", 1),
-                                  (tflite, "model_float32.tflite", 1)):
+                                  (tflite, "model_float32.tflite", 1),
+                                  (openvino_export, "model.xml", 1)):
         predict = module.load(os.path.join(out, name), threads=threads)
         # Two batch sizes, then the first again: the kept runtime re-shapes correctly.
         for batch in (x, x[:3], x):
             np.testing.assert_allclose(predict(batch), expected[:len(batch)], atol=1e-4,
                                        err_msg=name)
-    for module, name in ((onnx_export, "model.onnx"), (tflite, "model_float32.tflite")):
+    for module, name in ((onnx_export, "model.onnx"), (tflite, "model_float32.tflite"),
+                         (openvino_export, "model.xml")):
         with pytest.raises(ValueError, match="threads=0"):
             module.load(os.path.join(out, name), threads=0)(x)
     with pytest.raises(RuntimeError, match="threads=3 cannot apply.*fresh process"):
@@ -121,12 +125,53 @@ def test_load_keeps_one_runtime_for_repeated_batches(trained, exported):
 
 def test_parity_figures_meet_documented_tolerances(exported):
     results = exported[0]["parity"]["results"]
-    for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx"):
+    for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx", "openvino"):
         assert results[key]["max_rel"] <= 1e-4 and results[key]["top1_agreement"] == 1.0
     assert results["tflite_float16"]["max_rel"] <= 1e-2
     assert results["tflite_int8"]["tolerance"] == {"min_top1_agreement": 0.9}
     assert results["tflite_int8"]["top1_agreement"] >= 0.9
     assert results["tflite_int8"]["samples"] == 32
+
+
+def test_openvino_ir_is_checked_at_f32_and_at_the_host_default(trained, exported):
+    manifest, out = exported
+    entry = manifest["artifacts"]["openvino"]
+    assert entry["files"] == ["model.xml", "model.bin"] and entry["weights"] == "float32"
+    assert entry["size"] == sum(manifest["files"][f]["size"] for f in entry["files"])
+    assert entry["inputs"][0]["shape"] == [-1, 32, 32, 3]  # dynamic batch
+    exact = manifest["parity"]["results"]["openvino"]
+    assert exact["inference_precision_hint"] == "f32"
+    assert exact["runtime_precision"] == exact["precision"] == "float32"
+    host = manifest["parity"]["results"]["openvino_host_default"]
+    assert host["inference_precision_hint"] is None
+    assert host["precision"] == entry["host_default_precision"] == openvino_export.host_precision()
+    assert host["passed"] and host["top1_agreement"] == 1.0
+    # Weights stored as float32: model.bin is as large as the float32 ONNX file's
+    # weights (OpenVINO's default compress_to_fp16 would give about half).
+    assert manifest["files"]["model.bin"]["size"] >= 0.95 * manifest["files"]["model.onnx"]["size"]
+    with pytest.raises(ValueError, match="inference_precision='f64'"):
+        openvino_export.load(os.path.join(out, "model.xml"), inference_precision="f64")
+
+
+def test_openvino_alone_leaves_no_onnx_and_verify_rechecks_it(trained, tmp_path):
+    out = str(tmp_path / "ov")
+    manifest = export.export_model(trained[0], output_dir=out, formats="openvino",
+                                   parity_data=trained[2][:8])
+    # The ONNX file was only the converter's source.
+    assert sorted(os.listdir(out)) == ["manifest.json", "model.bin", "model.xml",
+                                       "parity_batch.npz"]
+    assert set(manifest["parity"]["results"]) == {"openvino", "openvino_host_default"}
+    assert set(export.verify(out)["parity"]) == {"openvino", "openvino_host_default"}
+    # verify reruns OpenVINO itself: a consistent manifest over a forged reference fails.
+    with np.load(os.path.join(out, "parity_batch.npz")) as stored:
+        batch = {k: stored[k] for k in stored.files}
+    batch["reference"] = batch["reference"][:, ::-1].copy()
+    np.savez_compressed(os.path.join(out, "parity_batch.npz"), **batch)
+    forged = manifest_lib.read(out)
+    forged["files"] = manifest_lib.file_table(out)
+    manifest_lib.write(forged, out)
+    with pytest.raises(export.VerificationError, match="openvino .*fails parity"):
+        export.verify(out)
 
 
 def test_int8_is_full_integer_with_int8_io(exported):
@@ -161,7 +206,10 @@ def test_manifest_records_model_files_and_versions(exported):
         path = os.path.join(out, artifact["path"])
         assert os.path.exists(path), key
         if os.path.isfile(path):
-            assert artifact["size"] == os.path.getsize(path)
+            # An artifact of several files (OpenVINO's .xml + .bin) counts them all.
+            members = artifact.get("files", [artifact["path"]])
+            assert artifact["size"] == sum(os.path.getsize(os.path.join(out, m))
+                                           for m in members)
             assert artifact["sha256"] == manifest_lib.sha256(path)
     # Every weight stored once (keras.export.ExportArchive stores them twice).
     weights = os.path.join(out, "savedmodel", "variables", "variables.data-00000-of-00001")
@@ -313,7 +361,8 @@ def test_overwrite_never_replaces_a_folder_that_is_not_an_export(trained, tmp_pa
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"formats": "pytorch"}, r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'all'"),
+    ({"formats": "pytorch"},
+     r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'openvino', 'all'"),
     ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
     ({"int8_io": "int16"}, "int8_io='int16'"),
     ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
@@ -418,7 +467,8 @@ def test_script_rejects_unknown_format_and_verifies(exported):
     bad = subprocess.run([sys.executable, script, "--model=resnet20", "--format=pb"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1
-    assert "formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'all']" in bad.stderr
+    assert ("formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'openvino', "
+            "'all']") in bad.stderr
     ok = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}"],
                         capture_output=True, text=True, env=env, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
