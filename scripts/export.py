@@ -19,8 +19,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
                     "(keras_resnet.list_models()).")
 flags.DEFINE_string("weights", None, "Weights file for a registered model name.")
-flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, openvino, all, or a "
-                    "comma list.")
+flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, onnx_int8 (static QDQ "
+                    "int8), openvino, all, or a comma list.")
 flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
 flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing export folder.")
@@ -34,7 +34,7 @@ flags.DEFINE_bool("uint8_input", False, "Add a SavedModel signature 'serving_uin
 flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the registered "
                     "variant's, else none (needed by --uint8_input and --representative_dir).")
 flags.DEFINE_string("representative_dir", None, "Folder of images for int8 calibration "
-                    "and parity.")
+                    "(TFLite int8, onnx_int8) and parity.")
 flags.DEFINE_integer("calibration_samples", 100, "Images read from --representative_dir.")
 flags.DEFINE_string("class_names", None, "Text file with one class name per line.")
 flags.DEFINE_integer("input_size", None, "Input height = width for a registered name.")

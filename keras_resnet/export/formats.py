@@ -1,11 +1,12 @@
 """The table of export formats: what `export_model` writes and `verify` re-checks.
 
-Each format module (`savedmodel`, `tflite`, `onnx_export`, `openvino_export`) has the same small interface:
-`write` an artifact, `load(path, *, threads=None)` it for prediction, `describe` it.
-`TABLE` maps a format name to its module, its runtime, `artifacts` (a function that
-writes every artifact of the format for one export, a `Job`, and yields each one's
-manifest entry and parity checks) and `loader` (what `verify` runs again). To add a format, write its module and
-one row here; `export_model`, `verify` and `scripts/export.py --format` follow.
+Each format module (`savedmodel`, `tflite`, `onnx_export`, `openvino_export`) has the
+same small interface: `write` an artifact, `load(path, *, threads=None)` it for
+prediction, `describe` it. `TABLE` maps a format name to its module, its runtime,
+`artifacts` (a function that writes every artifact of the format for one export, a
+`Job`, and yields each one's manifest entry and parity checks) and `loader` (what
+`verify` runs again). To add a format, write its module and one row here;
+`export_model`, `verify` and `scripts/export.py --format` follow.
 """
 
 import dataclasses
@@ -20,6 +21,7 @@ from keras_resnet.export import onnx_export, openvino_export, parity, savedmodel
 
 SAVEDMODEL_DIR = "savedmodel"
 ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model_int8.onnx"
 
 
 def tflite_file(mode):
@@ -153,6 +155,21 @@ def _onnx_artifacts(job):
         Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"})])
 
 
+def _onnx_int8_artifacts(job):
+    source, _, _ = job.onnx()
+    start = time.perf_counter()
+    path = os.path.join(job.staging, ONNX_INT8_FILE)
+    onnx_export.quantize_static(source, path, job.representative)
+    entry = {"format": "onnx", "path": ONNX_INT8_FILE, "quantization": "static QDQ",
+             "weights": "int8 per channel", "activations": "uint8",
+             "calibration_samples": int(len(job.representative)),
+             "converted_from": ONNX_FILE, "export_seconds": _seconds(start),
+             **onnx_export.describe(path)}
+    yield Artifact("onnx_int8", entry, [
+        Check("onnx_int8", onnx_export.load(path), parity.INT8_STATIC,
+              {"artifact": "onnx_int8"})])
+
+
 def _openvino_checks(path):
     """f32, then the host's default precision (a second check only where it differs)."""
     exact = openvino_export.load(path, inference_precision=openvino_export.F32)
@@ -213,6 +230,8 @@ TABLE = {
     "savedmodel": Format(savedmodel, "tensorflow", _savedmodel_artifacts, _savedmodel_loader),
     "tflite": Format(tflite, "ai_edge_litert", _tflite_artifacts, _plain_loader(tflite)),
     "onnx": Format(onnx_export, "onnxruntime", _onnx_artifacts, _plain_loader(onnx_export)),
+    "onnx_int8": Format(onnx_export, "onnxruntime", _onnx_int8_artifacts,
+                        _plain_loader(onnx_export)),
     "openvino": Format(openvino_export, "openvino", _openvino_artifacts, _openvino_loader),
 }
 FORMATS = tuple(TABLE)
@@ -238,7 +257,8 @@ def check_runtimes(formats):
     (before any work is done)."""
     import importlib.util
 
-    needs = {"tflite": "ai_edge_litert", "onnx": "onnxruntime", "openvino": "openvino"}
+    needs = {"tflite": "ai_edge_litert", "onnx": "onnxruntime", "onnx_int8": "onnxruntime",
+             "openvino": "openvino"}
     for name in formats:
         if name in needs and importlib.util.find_spec(needs[name]) is None:
             raise ImportError(f"formats={name!r} needs the package {needs[name]!r}: "

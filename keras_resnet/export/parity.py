@@ -30,6 +30,9 @@ Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
   ranges, wrong preprocessing) falls toward chance (1/classes). On an untrained model
   top-1 is decided by noise (untrained ResNet-50: 0.375 and 0.625 on 16 noise images):
   pass lower thresholds explicitly there.
+- int8_static (the calibrated QDQ ONNX model, `model_int8.onnx`): `top1_agreement >=
+  0.99`, the gate a deployable int8 server artifact must hold on real held-out images
+  of a trained model (OpenVINO and ONNX Runtime run this file at int8 speed).
 """
 
 import numpy as np
@@ -38,12 +41,14 @@ FLOAT32 = "float32"
 FLOAT16 = "float16"
 BFLOAT16 = "bfloat16"
 INT8 = "int8"
+INT8_STATIC = "int8_static"
 
 DEFAULT_TOLERANCES = {
     FLOAT32: {"max_rel": 1e-3},
     FLOAT16: {"max_rel": 5e-2},
     BFLOAT16: {"max_rel": 1e-1, "min_top1_agreement": 0.9},
     INT8: {"min_top1_agreement": 0.9},
+    INT8_STATIC: {"min_top1_agreement": 0.99},
 }
 
 
@@ -107,7 +112,8 @@ def check(name, figures, precision, tolerances):
     Args:
         name: str. The artifact, for the message.
         figures: dict. From `compare`, updated in place.
-        precision: str. "float32", "float16", "bfloat16" or "int8".
+        precision: str. A key of `tolerances` ("float32", "float16", "bfloat16",
+            "int8", "int8_static").
         tolerances: dict. From `resolve_tolerances`.
     """
     limits = tolerances[precision]

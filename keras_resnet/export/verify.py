@@ -1,6 +1,7 @@
 """`verify`: re-checks an export folder: every file's size and sha256 against the
-manifest, no file, folder or link missing or added, then parity of every artifact again on the stored
-parity batch against the stored Keras outputs, with the recorded tolerances."""
+manifest, no file, folder or link missing or added, then parity of every artifact
+again on the stored parity batch against the stored Keras outputs, with the recorded
+tolerances."""
 
 import os
 
