@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from keras_resnet.export import manifest as manifest_lib
 from keras_resnet.export import formats as formats_lib
+from keras_resnet.export import manifest as manifest_lib
 from keras_resnet.export import onnx_export, parity, publish, savedmodel, source, tflite
 from keras_resnet.faults import fault_point
 

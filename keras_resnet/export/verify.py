@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from keras_resnet.export import manifest as manifest_lib
 from keras_resnet.export import formats, parity
+from keras_resnet.export import manifest as manifest_lib
 
 
 class VerificationError(RuntimeError):

@@ -20,9 +20,8 @@ import pytest
 import keras
 import keras_resnet
 from keras_resnet import export
-from keras_resnet.export import exporter, manifest as manifest_lib, onnx_export, parity
-from keras_resnet.export import publish
-from keras_resnet.export import openvino_export, savedmodel, tflite
+from keras_resnet.export import manifest as manifest_lib
+from keras_resnet.export import onnx_export, openvino_export, parity, publish, savedmodel, tflite
 from keras_resnet.models.preprocessing import preprocess_input
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
