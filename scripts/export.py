@@ -20,7 +20,7 @@ flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
                     "(keras_resnet.list_models()).")
 flags.DEFINE_string("weights", None, "Weights file for a registered model name.")
 flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, onnx_int8 (static QDQ "
-                    "int8), openvino, all, or a comma list.")
+                    "int8), openvino, openvino_int8, all, or a comma list.")
 flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
 flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing export folder.")

@@ -77,7 +77,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             (`saved_models/<model_name>`).
         model_name: str or None. Defaults to None (`model.name`).
         formats: str or list. "savedmodel", "tflite", "onnx", "onnx_int8" (static
-            QDQ int8, calibrated on `representative_data`), "openvino", "all", or a list.
+            QDQ int8, calibrated on `representative_data`), "openvino", "openvino_int8"
+            (that QDQ model as OpenVINO IR), "all", or a list.
             Defaults to "all".
         tflite_modes: sequence of str. Among "float32", "float16", "dynamic_int8",
             "int8". Defaults to all four.
@@ -114,8 +115,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     modes = tflite.check_modes(tflite_modes) if "tflite" in formats else ()
     if int8_io not in tflite.INT8_IO:
         raise ValueError(f"Unknown int8_io={int8_io!r}. Allowed values: {list(tflite.INT8_IO)}.")
-    if {"onnx", "onnx_int8", "openvino"} & set(formats):
-        onnx_export.check_opset(opset)  # onnx_int8 and OpenVINO convert the ONNX file
+    if {"onnx", "onnx_int8", "openvino", "openvino_int8"} & set(formats):
+        onnx_export.check_opset(opset)  # the int8 and OpenVINO artifacts start from ONNX
     formats_lib.check_runtimes(formats)
     preprocessing = source.resolve_preprocessing(preprocessing)
     if uint8_input and preprocessing is None:
@@ -140,7 +141,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         parity_source = f"random: N(0, 1), seed {RANDOM_SEED}"
         warnings.append("No data given: parity ran on random noise, which says little "
                         "about int8 accuracy on real images.")
-    if ("int8" in modes or "onnx_int8" in formats) and representative is None:
+    if (("int8" in modes or {"onnx_int8", "openvino_int8"} & set(formats))
+            and representative is None):
         representative = parity_x
         warnings.append(f"int8 calibrated on the parity batch ({parity_source}).")
 

@@ -58,6 +58,7 @@ class Job:
     formats: tuple = ()
     _savedmodel: tuple = None
     _onnx: tuple = None
+    _onnx_int8: tuple = None
 
     def savedmodel(self):
         """Writes the SavedModel (the TFLite converter's source too) once; returns
@@ -83,6 +84,17 @@ class Job:
             self._onnx = (path, info, time.perf_counter() - start)
         return self._onnx
 
+    def onnx_int8(self):
+        """Writes the static QDQ int8 ONNX file (the int8 OpenVINO IR's source too)
+        once; returns (its path, seconds taken)."""
+        if self._onnx_int8 is None:
+            source, _, _ = self.onnx()
+            path = os.path.join(self.staging, ONNX_INT8_FILE)
+            start = time.perf_counter()
+            onnx_export.quantize_static(source, path, self.representative)
+            self._onnx_int8 = (path, time.perf_counter() - start)
+        return self._onnx_int8
+
     def remove_sources(self):
         """Deletes what was written only as a converter's source (a SavedModel or ONNX
         file of a format not asked for)."""
@@ -90,6 +102,8 @@ class Job:
             shutil.rmtree(self._savedmodel[0])
         if self._onnx and "onnx" not in self.formats:
             os.remove(self._onnx[0])
+        if self._onnx_int8 and "onnx_int8" not in self.formats:
+            os.remove(self._onnx_int8[0])
 
 
 @dataclasses.dataclass
@@ -155,15 +169,15 @@ def _onnx_artifacts(job):
         Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"})])
 
 
+def _quantization(job):
+    return {"quantization": "static QDQ", "weights": "int8 per channel",
+            "activations": "uint8", "calibration_samples": int(len(job.representative))}
+
+
 def _onnx_int8_artifacts(job):
-    source, _, _ = job.onnx()
-    start = time.perf_counter()
-    path = os.path.join(job.staging, ONNX_INT8_FILE)
-    onnx_export.quantize_static(source, path, job.representative)
-    entry = {"format": "onnx", "path": ONNX_INT8_FILE, "quantization": "static QDQ",
-             "weights": "int8 per channel", "activations": "uint8",
-             "calibration_samples": int(len(job.representative)),
-             "converted_from": ONNX_FILE, "export_seconds": _seconds(start),
+    path, seconds = job.onnx_int8()
+    entry = {"format": "onnx", "path": ONNX_INT8_FILE, **_quantization(job),
+             "converted_from": ONNX_FILE, "export_seconds": round(seconds, 3),
              **onnx_export.describe(path)}
     yield Artifact("onnx_int8", entry, [
         Check("onnx_int8", onnx_export.load(path), parity.INT8_STATIC,
@@ -200,6 +214,24 @@ def _savedmodel_loader(path, entry, result):
     return savedmodel.load_signature(path, result["signature"])
 
 
+def _openvino_int8_artifacts(job):
+    source, _ = job.onnx_int8()
+    start = time.perf_counter()
+    path = os.path.join(job.staging, openvino_export.INT8_XML_FILE)
+    info = openvino_export.write(source, path)
+    entry = {"format": "openvino", "path": openvino_export.INT8_XML_FILE,
+             "files": [openvino_export.INT8_XML_FILE, openvino_export.INT8_BIN_FILE],
+             "converted_from": ONNX_INT8_FILE, **_quantization(job),
+             "export_seconds": _seconds(start), **info}
+    predict = openvino_export.load(path, inference_precision=None)
+    entry["runtime_precisions"] = predict.runtime_precisions
+    yield Artifact("openvino_int8", entry, [
+        Check("openvino_int8", predict, parity.INT8_STATIC,
+              {"artifact": "openvino_int8", "inference_precision_hint": None,
+               "runtime_precision": predict.precision,
+               "int8_kernels": bool({"i8", "u8"} & set(predict.runtime_precisions))})])
+
+
 def _openvino_loader(path, entry, result):
     return openvino_export.load(path, inference_precision=result["inference_precision_hint"])
 
@@ -233,6 +265,8 @@ TABLE = {
     "onnx_int8": Format(onnx_export, "onnxruntime", _onnx_int8_artifacts,
                         _plain_loader(onnx_export)),
     "openvino": Format(openvino_export, "openvino", _openvino_artifacts, _openvino_loader),
+    "openvino_int8": Format(openvino_export, "openvino", _openvino_int8_artifacts,
+                            _openvino_loader),
 }
 FORMATS = tuple(TABLE)
 
@@ -257,12 +291,14 @@ def check_runtimes(formats):
     (before any work is done)."""
     import importlib.util
 
-    needs = {"tflite": "ai_edge_litert", "onnx": "onnxruntime", "onnx_int8": "onnxruntime",
-             "openvino": "openvino"}
+    needs = {"tflite": ("ai_edge_litert",), "onnx": ("onnxruntime",),
+             "onnx_int8": ("onnxruntime",), "openvino": ("openvino",),
+             "openvino_int8": ("onnxruntime", "openvino")}  # ORT quantizes
     for name in formats:
-        if name in needs and importlib.util.find_spec(needs[name]) is None:
-            raise ImportError(f"formats={name!r} needs the package {needs[name]!r}: "
-                              "pip install 'keras-resnet[export]'.")
+        for package in needs.get(name, ()):
+            if importlib.util.find_spec(package) is None:
+                raise ImportError(f"formats={name!r} needs the package {package!r}: "
+                                  "pip install 'keras-resnet[export]'.")
 
 
 def load_for_verify(export_dir, entry, result):

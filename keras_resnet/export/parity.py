@@ -22,7 +22,8 @@ Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
   1e-1` and `top1_agreement >= 0.9`. Every activation, not only the weights, keeps 8
   mantissa bits (~2-3 decimal digits), and the error grows with depth: the ResNet-20
   trained one epoch on digits measured max_rel 3.5e-2 (top-1 32/32), the 15-epoch
-  `make run` model 2.4e-3, a tiny untrained net 1.8e-3. The top-1 gate catches what the looser max_rel lets through.
+  `make run` model 2.4e-3, a tiny untrained net 1.8e-3. The top-1 gate catches what
+  the looser max_rel lets through.
 - dynamic-range int8 and full-integer int8: `top1_agreement >= 0.9`. Quantization
   error is large element-wise, so only the decision is checked. The digits-trained
   ResNet-20 of `make run` agrees on 32/32 images in both int8 modes; 0.9 leaves room
@@ -30,9 +31,9 @@ Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
   ranges, wrong preprocessing) falls toward chance (1/classes). On an untrained model
   top-1 is decided by noise (untrained ResNet-50: 0.375 and 0.625 on 16 noise images):
   pass lower thresholds explicitly there.
-- int8_static (the calibrated QDQ ONNX model, `model_int8.onnx`): `top1_agreement >=
-  0.99`, the gate a deployable int8 server artifact must hold on real held-out images
-  of a trained model (OpenVINO and ONNX Runtime run this file at int8 speed).
+- int8_static (the calibrated QDQ ONNX model `model_int8.onnx`, and its OpenVINO IR
+  `model_int8.xml`): `top1_agreement >= 0.99`, the gate a deployable int8 server
+  artifact must hold on real held-out images of a trained model.
 """
 
 import numpy as np

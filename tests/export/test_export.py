@@ -26,7 +26,7 @@ from keras_resnet.models.preprocessing import preprocess_input
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16",
-            "tflite_dynamic_int8", "tflite_int8", "onnx", "onnx_int8", "openvino",
+            "tflite_dynamic_int8", "tflite_int8", "onnx", "onnx_int8", "openvino", "openvino_int8",
             "openvino_host_default"}
 
 
@@ -177,6 +177,15 @@ def test_openvino_ir_is_checked_at_f32_and_at_the_host_default(trained, exported
     # Weights stored as float32: model.bin is as large as the float32 ONNX file's
     # weights (OpenVINO's default compress_to_fp16 would give about half).
     assert manifest["files"]["model.bin"]["size"] >= 0.95 * manifest["files"]["model.onnx"]["size"]
+    # The int8 IR (from the QDQ model) runs int8 kernels and holds the 0.99 gate.
+    int8 = manifest["parity"]["results"]["openvino_int8"]
+    assert int8["int8_kernels"] and int8["passed"]
+    assert int8["tolerance"] == {"min_top1_agreement": 0.99}
+    x = trained[2][32:232]
+    agree = np.mean(np.argmax(openvino_export.load(os.path.join(out, "model_int8.xml"),
+                                                   inference_precision=None)(x), -1)
+                    == np.argmax(trained[0].predict(x, verbose=0), -1))
+    assert agree >= 0.99, agree
     with pytest.raises(ValueError, match="inference_precision='f64'"):
         openvino_export.load(os.path.join(out, "model.xml"), inference_precision="f64")
 
@@ -390,7 +399,7 @@ def test_overwrite_never_replaces_a_folder_that_is_not_an_export(trained, tmp_pa
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"formats": "pytorch"},
-     r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'onnx_int8', 'openvino', 'all'"),
+     r"formats=\['pytorch'\].*'onnx', 'onnx_int8', 'openvino', 'openvino_int8', 'all'"),
     ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
     ({"int8_io": "int16"}, "int8_io='int16'"),
     ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
@@ -496,7 +505,7 @@ def test_script_rejects_unknown_format_and_verifies(exported):
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1
     assert ("formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'onnx_int8', "
-            "'openvino', 'all']") in bad.stderr
+            "'openvino', 'openvino_int8', 'all']") in bad.stderr
     ok = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}"],
                         capture_output=True, text=True, env=env, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
