@@ -1,4 +1,4 @@
-"""Exports a keras_resnet model to SavedModel, TFLite (LiteRT) and ONNX, with parity
+"""Exports a keras_resnet model to SavedModel, TFLite (LiteRT), ONNX and OpenVINO IR, with parity
 checked in each runtime; or re-verifies an export folder.
 
     scripts/export.py --model=runs/resnet20/model.keras --format=all
@@ -20,7 +20,8 @@ flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
                     "(keras_resnet.list_models()).")
 flags.DEFINE_string("weights", None, "Weights for a registered model name: a tag "
                     "(keras_resnet.list_weights), a file or an hf:// address.")
-flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, all, or a comma list.")
+flags.DEFINE_string("format", "all", "savedmodel, tflite, onnx, onnx_int8 (static QDQ "
+                    "int8), openvino, openvino_int8, all, or a comma list.")
 flags.DEFINE_string("output_dir", None, "Export folder. Default saved_models/<model_name>.")
 flags.DEFINE_string("model_name", None, "Name recorded in the manifest. Default: model.name.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing export folder.")
@@ -35,12 +36,14 @@ flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the --w
                     "(keras_resnet.weights.preprocessing_for), else the registered variant's, "
                     "else none (needed by --uint8_input and --representative_dir).")
 flags.DEFINE_string("representative_dir", None, "Folder of images for int8 calibration "
-                    "and parity.")
+                    "(TFLite int8, onnx_int8) and parity.")
 flags.DEFINE_integer("calibration_samples", 100, "Images read from --representative_dir.")
 flags.DEFINE_string("class_names", None, "Text file with one class name per line.")
 flags.DEFINE_integer("input_size", None, "Input height = width for a registered name.")
 flags.DEFINE_integer("classes", None, "Number of classes for a registered name.")
 flags.DEFINE_string("export_dir", None, "verify: the export folder to re-check.")
+flags.DEFINE_string("manifest_sha256", None, "verify: the manifest.json sha256 printed at "
+                    "export time; verify fails if the manifest is not that one.")
 
 
 def _export():
@@ -81,6 +84,8 @@ def _export():
         print(f"{key:22s} {artifact['path']:28s} {artifact['size']:>12,d} B "
               f"{artifact['export_seconds']:.1f} s")
     print(f"Exported to {manifest['export_dir']}")
+    print(f"manifest.json sha256 {manifest['manifest_sha256']} (keep it elsewhere; "
+          "verify --manifest_sha256=... then proves the manifest unchanged)")
 
 
 def _verify():
@@ -88,9 +93,11 @@ def _verify():
 
     if not FLAGS.export_dir:
         raise app.UsageError("verify needs --export_dir.")
-    report = export.verify(FLAGS.export_dir)
+    report = export.verify(FLAGS.export_dir, manifest_sha256=FLAGS.manifest_sha256)
     print(json.dumps(report, indent=2))
-    print(f"OK: {report['files_checked']} files match the manifest; parity holds.")
+    pinned = " (the pinned one)" if FLAGS.manifest_sha256 else ""
+    print(f"OK: {report['files_checked']} files match the manifest; parity holds. "
+          f"manifest.json sha256 {report['manifest_sha256']}{pinned}.")
 
 
 def main(argv):
@@ -100,7 +107,8 @@ def main(argv):
         raise app.UsageError(f"Unknown command {' '.join(command)!r}; use 'verify' or none.")
     try:
         _verify() if command == ["verify"] else _export()
-    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError,
+            ImportError) as error:
         # Expected failures (bad flags, existing output, parity) get one clear line.
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -1,5 +1,5 @@
-"""Export: SavedModel, TFLite (LiteRT) and ONNX artifacts, each reloaded in its own
-runtime and compared with the Keras model, published atomically with a manifest.
+"""Export: SavedModel, TFLite (LiteRT), ONNX and OpenVINO IR artifacts, each reloaded in
+its own runtime and compared with the Keras model, published atomically with a manifest.
 
     from keras_resnet.export import export_model, verify
     manifest = export_model(model, output_dir="saved_models/resnet20",

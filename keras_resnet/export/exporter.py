@@ -1,46 +1,26 @@
-"""`export_model`: a Keras model to SavedModel, TFLite and ONNX artifacts, each
+"""`export_model`: a Keras model to SavedModel, TFLite, ONNX and OpenVINO artifacts, each
 reloaded in its own runtime and compared with the Keras model, published atomically
 with a manifest."""
 
 import logging
 import os
-import shutil
-import time
 
 import numpy as np
 
+from keras_resnet.export import formats as formats_lib
 from keras_resnet.export import manifest as manifest_lib
 from keras_resnet.export import onnx_export, parity, publish, savedmodel, source, tflite
 from keras_resnet.faults import fault_point
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("savedmodel", "tflite", "onnx")
+FORMATS = formats_lib.FORMATS
+check_formats = formats_lib.check_formats
 PARITY_FILE = "parity_batch.npz"
-SAVEDMODEL_DIR = "savedmodel"
-ONNX_FILE = "model.onnx"
 MAX_PARITY_SAMPLES = 32
 MAX_CALIBRATION_SAMPLES = 100
 RANDOM_SAMPLES = 16
 RANDOM_SEED = 0
-
-
-def check_formats(formats):
-    """"all", one format, a comma-separated string or a list -> tuple of formats."""
-    if isinstance(formats, str):
-        formats = [f.strip() for f in formats.split(",") if f.strip()]
-    formats = list(dict.fromkeys(formats))
-    if "all" in formats:
-        return FORMATS
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ValueError(f"Unknown export format(s) formats={formats!r}. "
-                         f"Allowed values: {list(FORMATS) + ['all']}.")
-    return tuple(f for f in FORMATS if f in formats)
-
-
-def tflite_file(mode):
-    return f"model_{mode}.tflite"
 
 
 def _check_model(model):
@@ -81,9 +61,11 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
                  tflite_modes=tflite.MODES, representative_data=None, parity_data=None,
                  class_names=None, preprocessing=None, overwrite=False, uint8_input=False,
                  int8_io="float", opset=None, tolerances=None):
-    """Exports `model` to SavedModel, TFLite and/or ONNX, checks parity, publishes.
+    """Exports `model` to SavedModel, TFLite, ONNX and/or OpenVINO IR, checks parity,
+    publishes.
 
-    Every artifact is reloaded in its own runtime (TensorFlow, LiteRT, onnxruntime)
+    Every artifact is reloaded in its own runtime (TensorFlow, LiteRT, onnxruntime,
+    OpenVINO at f32 and at the host's default precision)
     and run on the same batch as the Keras model; figures and tolerances are in
     `keras_resnet.export.parity`. The export is built beside `output_dir` and renamed
     into place only when every artifact passes, so a failure (or a kill) never leaves
@@ -94,7 +76,9 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         output_dir: str or None. Export folder. Defaults to None
             (`saved_models/<model_name>`).
         model_name: str or None. Defaults to None (`model.name`).
-        formats: str or list. "savedmodel", "tflite", "onnx", "all", or a list.
+        formats: str or list. "savedmodel", "tflite", "onnx", "onnx_int8" (static
+            QDQ int8, calibrated on `representative_data`), "openvino", "openvino_int8"
+            (that QDQ model as OpenVINO IR), "all", or a list.
             Defaults to "all".
         tflite_modes: sequence of str. Among "float32", "float16", "dynamic_int8",
             "int8". Defaults to all four.
@@ -111,12 +95,14 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             RGB pixels and applying `preprocessing` in the graph. Defaults to False.
         int8_io: str. Input/output type of the full-integer TFLite model: "float",
             "int8" or "uint8". Defaults to "float".
-        opset: int or None. ONNX opset. Defaults to None (17).
+        opset: int or None. ONNX opset (also of the ONNX file OpenVINO converts).
+            Defaults to None (17).
         tolerances: dict or None. Overrides of `parity.DEFAULT_TOLERANCES`, e.g.
             {"int8": {"min_top1_agreement": 0.5}}. Defaults to None.
 
     Returns:
-        dict: the manifest, plus "export_dir" and "manifest_path".
+        dict: the manifest, plus "export_dir", "manifest_path" and "manifest_sha256"
+        (keep it elsewhere to pin trust: `verify(..., manifest_sha256=...)`).
 
     Raises:
         ValueError: bad arguments (nothing written).
@@ -129,8 +115,9 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     modes = tflite.check_modes(tflite_modes) if "tflite" in formats else ()
     if int8_io not in tflite.INT8_IO:
         raise ValueError(f"Unknown int8_io={int8_io!r}. Allowed values: {list(tflite.INT8_IO)}.")
-    if "onnx" in formats:
-        onnx_export.check_opset(opset)
+    if {"onnx", "onnx_int8", "openvino", "openvino_int8"} & set(formats):
+        onnx_export.check_opset(opset)  # the int8 and OpenVINO artifacts start from ONNX
+    formats_lib.check_runtimes(formats)
     preprocessing = source.resolve_preprocessing(preprocessing)
     if uint8_input and preprocessing is None:
         raise ValueError("uint8_input=True needs preprocessing (a mode name or "
@@ -154,7 +141,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         parity_source = f"random: N(0, 1), seed {RANDOM_SEED}"
         warnings.append("No data given: parity ran on random noise, which says little "
                         "about int8 accuracy on real images.")
-    if "int8" in modes and representative is None:
+    if (("int8" in modes or {"onnx_int8", "openvino_int8"} & set(formats))
+            and representative is None):
         representative = parity_x
         warnings.append(f"int8 calibrated on the parity batch ({parity_source}).")
 
@@ -164,12 +152,20 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     output_name = model.output_names[0] if getattr(model, "output_names", None) else "output"
     artifacts, results, failures = {}, {}, []
 
-    def record(key, runner_output, precision, **how):
-        figures = parity.compare(batch["reference" + how.get("suffix", "")], runner_output)
-        message = parity.check(key, figures, precision, tolerances)
-        figures.update({k: v for k, v in how.items() if k != "suffix"})
-        figures["batch"] = {"inputs": "inputs" + how.get("suffix", ""),
-                            "reference": "reference" + how.get("suffix", "")}
+    def check(artifact_check):
+        suffix = artifact_check.suffix
+        if suffix == "_uint8" and "inputs_uint8" not in batch:
+            raw = _to_uint8(parity_x, preprocessing)
+            batch["inputs_uint8"] = raw
+            batch["reference_uint8"] = np.asarray(model.predict(
+                savedmodel.preprocess_uint8_numpy(raw, preprocessing),
+                batch_size=MAX_PARITY_SAMPLES, verbose=0), np.float32)
+        key = artifact_check.key
+        figures = parity.compare(batch["reference" + suffix],
+                                 artifact_check.predict(batch["inputs" + suffix]))
+        message = parity.check(key, figures, artifact_check.precision, tolerances)
+        figures.update(artifact_check.how)
+        figures["batch"] = {"inputs": "inputs" + suffix, "reference": "reference" + suffix}
         results[key] = figures
         fault_point("export_artifact")  # testing hook: a kill between artifacts
         logger.info("parity %s: max_abs=%.3g max_rel=%.3g top1=%.3f", key,
@@ -178,89 +174,28 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             failures.append(message)
 
     with publish.staging_folder(output_dir, overwrite) as staging:
-        saved_dir = os.path.join(staging, SAVEDMODEL_DIR)
-        if "savedmodel" in formats or "tflite" in formats:
-            start = time.perf_counter()
-            signatures = savedmodel.write(model, saved_dir, input_name=input_name,
-                                          output_name=output_name,
-                                          preprocessing=preprocessing,
-                                          uint8_input=uint8_input and "savedmodel" in formats)
-            seconds = time.perf_counter() - start
-            if "savedmodel" in formats:
-                artifacts["savedmodel"] = {"format": "savedmodel", "path": SAVEDMODEL_DIR,
-                                           "signatures": signatures,
-                                           "export_seconds": round(seconds, 3)}
-                record("savedmodel", savedmodel.run(saved_dir, parity_x), parity.FLOAT32,
-                       artifact="savedmodel", signature=savedmodel.DEFAULT_SIGNATURE)
-                if uint8_input:
-                    raw = _to_uint8(parity_x, preprocessing)
-                    batch["inputs_uint8"] = raw
-                    batch["reference_uint8"] = np.asarray(model.predict(
-                        savedmodel.preprocess_uint8_numpy(raw, preprocessing),
-                        batch_size=MAX_PARITY_SAMPLES, verbose=0), np.float32)
-                    record("savedmodel_uint8",
-                           savedmodel.run(saved_dir, raw, signature=savedmodel.UINT8_SIGNATURE),
-                           parity.FLOAT32, artifact="savedmodel",
-                           signature=savedmodel.UINT8_SIGNATURE, suffix="_uint8")
-        for mode in modes:
-            start = time.perf_counter()
-            flatbuffer = tflite.convert(saved_dir, mode, representative_data=representative,
-                                        int8_io=int8_io)
-            path = os.path.join(staging, tflite_file(mode))
-            with open(path, "wb") as f:
-                f.write(flatbuffer)
-            key = f"tflite_{mode}"
-            artifacts[key] = {"format": "tflite", "mode": mode, "path": tflite_file(mode),
-                              "export_seconds": round(time.perf_counter() - start, 3),
-                              **tflite.describe(path)}
-            if mode == "int8":
-                artifacts[key]["int8_io"] = int8_io
-                artifacts[key]["calibration_samples"] = int(len(representative))
-            record(key, tflite.run(path, parity_x), tflite.PRECISION[mode], artifact=key)
-        if "savedmodel" not in formats and os.path.isdir(saved_dir):
-            shutil.rmtree(saved_dir)  # only the converter's source
-        if "onnx" in formats:
-            start = time.perf_counter()
-            path = os.path.join(staging, ONNX_FILE)
-            info = onnx_export.convert(model, path, input_name=input_name,
-                                       output_name=output_name, opset=opset)
-            artifacts["onnx"] = {"format": "onnx", "path": ONNX_FILE,
-                                 "export_seconds": round(time.perf_counter() - start, 3),
-                                 **info}
-            record("onnx", onnx_export.run(path, parity_x), parity.FLOAT32, artifact="onnx")
+        job = formats_lib.Job(model, staging, input_name, output_name,
+                              preprocessing=preprocessing, uint8_input=uint8_input,
+                              tflite_modes=modes, int8_io=int8_io, opset=opset,
+                              representative=representative, formats=formats)
+        for name in formats:
+            for artifact in formats_lib.TABLE[name].artifacts(job):
+                artifacts[artifact.key] = artifact.entry
+                for artifact_check in artifact.checks:
+                    check(artifact_check)
+        job.remove_sources()
         if failures:
             raise parity.ParityError("Export not published. " + " ".join(failures))
 
         np.savez_compressed(os.path.join(staging, PARITY_FILE), **batch)
-        files = manifest_lib.file_table(staging)
-        for entry in artifacts.values():
-            entry["size"] = manifest_lib.folder_size(files, entry["path"])
-            if entry["path"] in files:
-                entry["sha256"] = files[entry["path"]]["sha256"]
-        manifest = {
-            "format_version": manifest_lib.FORMAT_VERSION,
-            "model": {
-                "name": model_name,
-                "keras_name": model.name,
-                "config": model.get_config(),
-                "params": int(model.count_params()),
-                "input": {"name": input_name, "shape": [None, *input_shape],
-                          "dtype": str(model.inputs[0].dtype)},
-                "output": {"name": output_name,
-                           "shape": [None, *tuple(model.outputs[0].shape[1:])],
-                           "dtype": "float32"},
-            },
-            "preprocessing": preprocessing,
-            "class_names": list(class_names) if class_names is not None else None,
-            "artifacts": artifacts,
-            "parity": {"file": PARITY_FILE, "source": parity_source,
-                       "samples": int(len(parity_x)), "results": results},
-            "warnings": warnings,
-            "files": files,
-            "versions": manifest_lib.library_versions(),
-            "created": manifest_lib.timestamp(),
-        }
+        manifest = manifest_lib.build(
+            staging, model=model, model_name=model_name, input_name=input_name,
+            output_name=output_name, preprocessing=preprocessing, class_names=class_names,
+            artifacts=artifacts, parity={"file": PARITY_FILE, "source": parity_source,
+                                         "samples": int(len(parity_x)), "results": results},
+            warnings=warnings)
         manifest_lib.write(manifest, staging)
     logger.info("Exported %s to %s", model_name, output_dir)
-    return {**manifest, "export_dir": output_dir,
-            "manifest_path": os.path.join(output_dir, manifest_lib.MANIFEST)}
+    manifest_path = os.path.join(output_dir, manifest_lib.MANIFEST)
+    return {**manifest, "export_dir": output_dir, "manifest_path": manifest_path,
+            "manifest_sha256": manifest_lib.sha256(manifest_path)}

@@ -8,10 +8,13 @@ import json
 import os
 import platform
 
+from keras_resnet.io import atomic_write
+
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+REQUIRED = ("artifacts", "parity", "files")  # what verify reads
 LIBRARIES = ("keras-resnet-family", "tensorflow", "keras", "numpy", "tf2onnx", "onnx",
-             "onnxruntime", "ai-edge-litert")
+             "onnxruntime", "ai-edge-litert", "openvino")
 
 
 def sha256(path, chunk=1 << 20):
@@ -36,6 +39,12 @@ def file_table(folder, exclude=(MANIFEST,)):
     return table
 
 
+def folder_table(folder):
+    """Sorted relative posix paths of every folder under `folder` (empty ones too)."""
+    return sorted(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+                  for root, dirs, _ in os.walk(folder) for name in dirs)
+
+
 def folder_size(table, prefix):
     """Total size of the files in `table` at or under `prefix`."""
     return sum(entry["size"] for rel, entry in table.items()
@@ -58,12 +67,59 @@ def timestamp():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def build(folder, *, model, model_name, input_name, output_name, preprocessing,
+          class_names, artifacts, parity, warnings):
+    """The manifest of the export staged in `folder`: the model, its preprocessing and
+    classes, the artifacts (each given its size and, for single files, sha256), the
+    parity figures, the sha256 and size of every file, library versions and the time.
+
+    Args:
+        folder: str. The finished export folder (every file already written).
+        model: keras.Model. The exported model.
+        model_name: str. Name recorded for it.
+        input_name, output_name: str. Graph input and output names.
+        preprocessing: dict or None. Resolved preprocessing.
+        class_names: sequence of str or None.
+        artifacts: dict. {key: entry with "path"}, updated in place.
+        parity: dict. {"file", "source", "samples", "results"}.
+        warnings: list of str.
+
+    Returns:
+        dict: the manifest (not yet written; see `write`).
+    """
+    files = file_table(folder)
+    for entry in artifacts.values():
+        entry["size"] = sum(folder_size(files, rel) for rel in entry.get("files", [entry["path"]]))
+        if entry["path"] in files:
+            entry["sha256"] = files[entry["path"]]["sha256"]
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": {
+            "name": model_name,
+            "keras_name": model.name,
+            "config": model.get_config(),
+            "params": int(model.count_params()),
+            "input": {"name": input_name, "shape": [None, *model.inputs[0].shape[1:]],
+                      "dtype": str(model.inputs[0].dtype)},
+            "output": {"name": output_name, "shape": [None, *model.outputs[0].shape[1:]],
+                       "dtype": "float32"},
+        },
+        "preprocessing": preprocessing,
+        "class_names": list(class_names) if class_names is not None else None,
+        "artifacts": artifacts,
+        "parity": parity,
+        "warnings": warnings,
+        "files": files,
+        "folders": folder_table(folder),
+        "versions": library_versions(),
+        "created": timestamp(),
+    }
+
+
 def write(manifest, folder):
     """Writes `manifest` as `folder`/manifest.json; returns the path."""
     path = os.path.join(folder, MANIFEST)
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
+    atomic_write(path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
     return path
 
 
@@ -78,7 +134,14 @@ def read(folder):
             manifest = json.load(f)
     except (OSError, ValueError) as error:
         raise ValueError(f"Unreadable {path}: {error}") from error
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path} holds a JSON {type(manifest).__name__}, not an object: "
+                         "not a manifest written by keras_resnet.export.")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has format_version={manifest.get('format_version')!r}; "
                          f"this version of keras_resnet reads {FORMAT_VERSION}.")
+    missing = [key for key in REQUIRED if not isinstance(manifest.get(key), dict)]
+    if missing:
+        raise ValueError(f"{path} is incomplete: no {missing} (export again, or restore "
+                         "the manifest from a copy).")
     return manifest

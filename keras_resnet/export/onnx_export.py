@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet.export.runtime import check_threads
+from keras_resnet.io import save_atomically
 
 DEFAULT_OPSET = 17
 BATCH_AXIS = "batch"
@@ -31,7 +32,7 @@ def check_opset(opset):
     return opset
 
 
-def convert(model, path, *, input_name, output_name, opset=None):
+def write(model, path, *, input_name, output_name, opset=None):
     """Writes `model` as ONNX at `path`.
 
     Args:
@@ -68,8 +69,11 @@ def convert(model, path, *, input_name, output_name, opset=None):
         dim.ClearField("dim_value")
         dim.dim_param = BATCH_AXIS
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, path)
+    save_atomically(lambda tmp: onnx.save(proto, tmp), path)
     return {"opset": opset, **describe(path)}
+
+
+convert = write  # the name keras_resnet.benchmark calls
 
 
 def describe(path):
@@ -92,6 +96,42 @@ def check(path):
     import onnx
 
     onnx.checker.check_model(path, full_check=True)
+
+
+def quantize_static(source, destination, calibration, *, per_channel=True):
+    """Writes a QDQ int8 copy of the ONNX model `source` at `destination`.
+
+    Activations are uint8 (asymmetric), weights int8 per output channel, calibrated with
+    min/max over `calibration` (onnxruntime.quantization.quantize_static). The file is
+    written through a temporary name, so a failure leaves no partial `destination`.
+
+    Args:
+        source: str. Float32 ONNX file with a single input.
+        destination: str. The .onnx file to write.
+        calibration: float32 array (N, H, W, C). Calibration samples.
+        per_channel: bool. Per-output-channel weight scales. Defaults to True.
+    """
+    import onnx
+    from onnxruntime import quantization as ortq
+
+    (input_name,) = [i.name for i in onnx.load(source).graph.input]
+    samples = np.asarray(calibration, np.float32)
+
+    class Reader(ortq.CalibrationDataReader):
+        def __init__(self):
+            self._items = iter(samples[i:i + 1] for i in range(len(samples)))
+
+        def get_next(self):
+            batch = next(self._items, None)
+            return None if batch is None else {input_name: batch}
+
+    if len(samples) == 0:
+        raise ValueError("Static int8 quantization needs calibration samples; received none.")
+    save_atomically(lambda tmp: ortq.quantize_static(
+        source, tmp, Reader(), quant_format=ortq.QuantFormat.QDQ, per_channel=per_channel,
+        activation_type=ortq.QuantType.QUInt8, weight_type=ortq.QuantType.QInt8,
+        calibrate_method=ortq.CalibrationMethod.MinMax), destination)
+    return destination
 
 
 def run(path, x):

@@ -14,30 +14,31 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import tempfile
 
-from keras_resnet.faults import fault_point, pid_alive
+from keras_resnet.faults import fault_point
+from keras_resnet.io import fsync_dir, pid_alive
 
 MANIFEST = "manifest.json"  # as keras_resnet.export.manifest.MANIFEST
 
 
 def _siblings(destination, kind):
+    """Our own `.<name>.<kind>-<pid>-<random>` folders beside `destination`, with
+    their pids; a user's `.<name>.tmp-notes` does not match and is never touched."""
     parent, name = os.path.split(os.path.abspath(destination))
-    prefix = f".{name}.{kind}-"
+    # tempfile.mkdtemp's random part is 8 characters of [a-z0-9_].
+    pattern = re.compile(rf"^\.{re.escape(name)}\.{kind}-(\d+)-[a-z0-9_]{{8}}$")
     if not os.path.isdir(parent):
         return []
-    return [os.path.join(parent, entry) for entry in sorted(os.listdir(parent))
-            if entry.startswith(prefix)]
-
-
-def _owner_alive(path):
-    """Whether the process whose pid is encoded in a staging folder's name still runs."""
-    try:
-        pid = int(os.path.basename(path).rsplit("-", 2)[-2])
-    except (IndexError, ValueError):
-        return False
-    return pid_alive(pid)
+    found = []
+    for entry in sorted(os.listdir(parent)):
+        match = pattern.match(entry)
+        path = os.path.join(parent, entry)
+        if match and os.path.isdir(path) and not os.path.islink(path):
+            found.append((path, int(match.group(1))))
+    return found
 
 
 def clean_stale(destination):
@@ -54,16 +55,16 @@ def clean_stale(destination):
         List of the paths removed or restored.
     """
     handled = []
-    for old in _siblings(destination, "old"):
-        if _owner_alive(old):
+    for old, pid in _siblings(destination, "old"):
+        if pid_alive(pid):
             continue
         if not os.path.exists(destination):
             os.rename(old, destination)
         else:
             shutil.rmtree(old, ignore_errors=True)
         handled.append(old)
-    for staging in _siblings(destination, "tmp"):
-        if not _owner_alive(staging):
+    for staging, pid in _siblings(destination, "tmp"):
+        if not pid_alive(pid):
             shutil.rmtree(staging, ignore_errors=True)
             handled.append(staging)
     return handled
@@ -116,16 +117,19 @@ def staging_folder(destination, overwrite=False):
 def publish(staging, destination, overwrite=False):
     """Moves the finished `staging` folder to `destination` (see module docstring)."""
     check_destination(destination, overwrite)
+    parent = os.path.dirname(destination)
     if not os.path.exists(destination):
         os.rename(staging, destination)
+        fsync_dir(parent)
         return
     if _exchange(staging, destination):
         # `staging` now holds the previous export; a kill here leaves the new export
         # in place and the old one for the next run's clean_stale.
+        fsync_dir(parent)
         fault_point("export_publish")
         shutil.rmtree(staging, ignore_errors=True)
         return
-    parent, name = os.path.split(destination)
+    name = os.path.basename(destination)
     old = tempfile.mkdtemp(prefix=f".{name}.old-{os.getpid()}-", dir=parent)
     os.rmdir(old)  # only the unique name is wanted; rename needs it free
     os.rename(destination, old)
@@ -135,6 +139,7 @@ def publish(staging, destination, overwrite=False):
     except BaseException:
         os.rename(old, destination)
         raise
+    fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
 
 

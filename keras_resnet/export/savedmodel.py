@@ -85,7 +85,7 @@ def run(path, x, *, signature=DEFAULT_SIGNATURE):
     Returns:
         NumPy array: the (single) output.
     """
-    return _load(path, signature=signature)(x)
+    return load_signature(path, signature)(x)
 
 
 def _set_threads(threads):
@@ -104,7 +104,9 @@ def _set_threads(threads):
                 "process.") from error
 
 
-def _load(path, *, signature=DEFAULT_SIGNATURE, threads=None):
+def load_signature(path, signature, *, threads=None):
+    """Loads the SavedModel at `path` once; returns `predict(x)` running `signature`
+    (see `load`)."""
     _set_threads(threads)
     loaded = tf.saved_model.load(path)
     if signature not in loaded.signatures:
@@ -133,4 +135,18 @@ def load(path, *, threads=None):
     Returns:
         callable: `predict(x: np.ndarray) -> np.ndarray` on `serving_default`.
     """
-    return _load(path, threads=threads)
+    return load_signature(path, DEFAULT_SIGNATURE, threads=threads)
+
+
+def describe(path):
+    """Signatures of the SavedModel at `path`: {name: {"inputs": {name: dtype},
+    "outputs": {name: dtype}}}, as `write` returns them."""
+    loaded = tf.saved_model.load(path)
+    described = {}
+    for name, function in sorted(loaded.signatures.items()):
+        inputs = function.structured_input_signature[1]
+        described[name] = {
+            "inputs": {key: spec.dtype.name for key, spec in inputs.items()},
+            "outputs": {key: spec.dtype.name
+                        for key, spec in function.structured_outputs.items()}}
+    return described

@@ -77,6 +77,16 @@ def convert(savedmodel_dir, mode, *, representative_data=None, int8_io="float",
     return converter.convert()
 
 
+def write(savedmodel_dir, path, mode, *, representative_data=None, int8_io="float"):
+    """Converts the SavedModel at `savedmodel_dir` (see `convert`) and writes the
+    flatbuffer to `path` atomically; returns `path`."""
+    from keras_resnet.io import atomic_write
+
+    atomic_write(path, convert(savedmodel_dir, mode, representative_data=representative_data,
+                               int8_io=int8_io), mode="wb")
+    return path
+
+
 def _interpreter(path, num_threads=None):
     from ai_edge_litert.interpreter import Interpreter
 

@@ -1,44 +1,73 @@
 """`verify`: re-checks an export folder: every file's size and sha256 against the
-manifest, no file missing or added, then parity of every artifact again on the stored
-parity batch against the stored Keras outputs, with the recorded tolerances."""
+manifest, no file, folder or link missing or added, then parity of every artifact
+again on the stored parity batch against the stored Keras outputs, with the recorded
+tolerances."""
 
 import os
 
 import numpy as np
 
+from keras_resnet.export import formats, parity
 from keras_resnet.export import manifest as manifest_lib
-from keras_resnet.export import onnx_export, parity, savedmodel, tflite
 
 
 class VerificationError(RuntimeError):
     """An export folder does not match its manifest, or fails parity."""
 
 
-def _run(manifest, export_dir, result, x):
-    artifact = manifest["artifacts"][result["artifact"]]
-    path = os.path.join(export_dir, artifact["path"])
-    if artifact["format"] == "savedmodel":
-        return savedmodel.run(path, x, signature=result["signature"])
-    if artifact["format"] == "tflite":
-        return tflite.run(path, x)
-    return onnx_export.run(path, x)
+def entries(folder):
+    """{relative posix path: kind} of everything under `folder`, links not followed;
+    kind is "file", "folder", "link" or "other" (fifo, socket, device)."""
+    found = {}
+
+    def walk(directory, prefix):
+        with os.scandir(directory) as listing:
+            for entry in sorted(listing, key=lambda e: e.name):
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    found[rel] = "link"
+                elif entry.is_dir(follow_symlinks=False):
+                    found[rel] = "folder"
+                    walk(entry.path, rel + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    found[rel] = "file"
+                else:
+                    found[rel] = "other"
+
+    walk(folder, "")
+    return found
 
 
 def check_files(export_dir, manifest):
-    """Problems (list of str) between the files of `export_dir` and the manifest."""
+    """Problems (list of str) between the entries of `export_dir` and the manifest:
+    every file, folder and link is accounted for, and each listed file matches its
+    size and sha256."""
     expected = manifest["files"]
-    problems = []
-    present = set()
-    for root, _, names in os.walk(export_dir):
-        for name in names:
-            rel = os.path.relpath(os.path.join(root, name), export_dir).replace(os.sep, "/")
-            if rel != manifest_lib.MANIFEST:
-                present.add(rel)
-    for rel in sorted(set(expected) - present):
-        problems.append(f"missing file {rel}")
-    for rel in sorted(present - set(expected)):
-        problems.append(f"file not in the manifest: {rel}")
-    for rel in sorted(set(expected) & present):
+    present = entries(export_dir)
+    kind = present.pop(manifest_lib.MANIFEST, None)
+    problems = [] if kind == "file" else [f"{manifest_lib.MANIFEST} is a {kind}, not a file"]
+    # Folders: those the manifest lists (since "folders" was recorded), and those that
+    # hold a listed file.
+    folders = set(manifest.get("folders", ()))
+    for rel in expected:
+        parts = rel.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    problems += [f"missing file {rel}" for rel in sorted(expected) if rel not in present]
+    for rel, kind in present.items():
+        if kind == "link":
+            target = os.readlink(os.path.join(export_dir, rel))
+            problems.append(f"symbolic link {rel} -> {target} (an export holds only "
+                            "plain files and folders)")
+        elif kind == "other":
+            problems.append(f"{rel} is not a plain file or folder")
+        elif kind == "folder" and rel not in folders and (
+                "folders" in manifest or not any(p.startswith(rel + "/") for p in present)):
+            problems.append(f"folder not in the manifest: {rel}/")
+        elif kind == "file" and rel not in expected:
+            problems.append(f"file not in the manifest: {rel}")
+    for rel in sorted(expected):
+        if present.get(rel) != "file":
+            continue  # missing, or reported above as a link or not a plain file
         path = os.path.join(export_dir, rel)
         size = os.path.getsize(path)
         if size != expected[rel]["size"]:
@@ -48,27 +77,43 @@ def check_files(export_dir, manifest):
     return problems
 
 
-def verify(export_dir, *, check_parity=True):
+def verify(export_dir, *, check_parity=True, manifest_sha256=None):
     """Re-checks the export at `export_dir`.
+
+    This catches accidents (partial copies, truncation, bit rot, a file swapped by
+    mistake, an edited or added file); it is no defence against someone who can write
+    the folder, who can re-hash a consistent replacement. Pin trust by keeping the
+    manifest's sha256 (printed at export and in the report) elsewhere and passing it
+    as `manifest_sha256`.
 
     Args:
         export_dir: str. A folder written by `export_model`.
         check_parity: bool. Also rerun every artifact on the stored parity batch.
             Defaults to True.
+        manifest_sha256: str or None. Expected hex sha256 of manifest.json. Defaults
+            to None (not checked).
 
     Returns:
-        dict: "export_dir", "files_checked" and "parity" ({artifact: figures}).
+        dict: "export_dir", "manifest_sha256", "files_checked" and "parity"
+        ({artifact: figures}).
 
     Raises:
-        VerificationError: a file is missing, added or changed, or parity fails.
+        VerificationError: the manifest's sha256 is not `manifest_sha256`, an entry is
+            missing, added, changed, a link or not a plain file, or parity fails.
     """
     export_dir = os.path.abspath(export_dir)
     manifest = manifest_lib.read(export_dir)
+    digest = manifest_lib.sha256(os.path.join(export_dir, manifest_lib.MANIFEST))
+    if manifest_sha256 is not None and digest != str(manifest_sha256).strip().lower():
+        raise VerificationError(f"Export {export_dir}: {manifest_lib.MANIFEST} has sha256 "
+                                f"{digest}, not the pinned manifest_sha256="
+                                f"{manifest_sha256!r}; it was changed or replaced.")
     problems = check_files(export_dir, manifest)
     if problems:
         raise VerificationError(f"Export {export_dir} does not match its manifest: "
                                 + "; ".join(problems) + ".")
-    report = {"export_dir": export_dir, "files_checked": len(manifest["files"]), "parity": {}}
+    report = {"export_dir": export_dir, "manifest_sha256": digest,
+              "files_checked": len(manifest["files"]), "parity": {}}
     if not check_parity:
         return report
     with np.load(os.path.join(export_dir, manifest["parity"]["file"])) as stored:
@@ -76,10 +121,15 @@ def verify(export_dir, *, check_parity=True):
     failures = []
     for key, recorded in manifest["parity"]["results"].items():
         x = batch[recorded["batch"]["inputs"]]
-        figures = parity.compare(batch[recorded["batch"]["reference"]],
-                                 _run(manifest, export_dir, recorded, x))
-        precision = recorded["precision"]
-        message = parity.check(key, figures, precision, {precision: recorded["tolerance"]})
+        predict = formats.load_for_verify(export_dir,
+                                          manifest["artifacts"][recorded["artifact"]], recorded)
+        figures = parity.compare(batch[recorded["batch"]["reference"]], predict(x))
+        # A runtime that picks its precision (OpenVINO's host default) may pick another
+        # one on this host: check it at that precision's default tolerance.
+        precision = getattr(predict, "precision", None) or recorded["precision"]
+        limits = (recorded["tolerance"] if precision == recorded["precision"]
+                  else parity.DEFAULT_TOLERANCES[precision])
+        message = parity.check(key, figures, precision, {precision: limits})
         report["parity"][key] = figures
         if message:
             failures.append(message)

@@ -7,84 +7,14 @@ import io
 import json
 import math
 import os
-import re
 import shutil
 
 import keras
 
-from keras_resnet.faults import fault_point, pid_alive
-
-# Temporary files of this module carry ".tmp<pid>" in their names.
-_TEMP = re.compile(r"\.tmp(\d+)")
-
-
-def atomic_write(path, data, mode="w"):
-    """Writes `data` to `path` through a temporary file and a rename, so a reader (or a
-    resumed run) never sees half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, mode) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (disk full, file too large, unwritable); the
-    previous checkpoint is untouched."""
-
-
-def save_atomically(save, path, point=None):
-    """Calls `save(tmp)` for a temporary file beside `path`, syncs it and renames it to
-    `path`. On an OSError (disk full, file size limit) the temporary file is removed,
-    `path` keeps its previous content and CheckpointWriteError says so.
-
-    Args:
-        save: callable taking the temporary path.
-        path: str. Final path; its suffix is kept so Keras accepts the temporary name.
-        point: str or None. Fail point reached between the write and the rename.
-    """
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".tmp{os.getpid()}_{name}")
-    try:
-        save(tmp)
-        _fsync(tmp)
-    except OSError as error:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise CheckpointWriteError(
-            f"Could not write {path} ({error.strerror or error}); the previous "
-            f"{name} is kept. Free disk space (or raise the file size limit) and run the "
-            "same command again to resume.") from error
-    if point:
-        fault_point(point)
-    os.replace(tmp, path)
-
-
-def _fsync(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def remove_stale_temp(directory):
-    """Deletes temporary files (".tmp<pid>" in the name) that killed processes left in
-    `directory` (a half-written `.tmp123_last.keras` would otherwise look like a model).
-
-    Returns:
-        list of str. The paths removed.
-    """
-    removed = []
-    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
-        match = _TEMP.search(name)
-        if not match or pid_alive(int(match.group(1))):
-            continue
-        path = os.path.join(directory, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.remove(path)
-        removed.append(path)
-    return removed
+from keras_resnet.faults import fault_point
+# The writers live in keras_resnet.io; imported here for this module and its users.
+from keras_resnet.io import (CheckpointWriteError, atomic_savefig, atomic_write,
+                             remove_stale_temp, save_atomically)
 
 
 @dataclasses.dataclass
@@ -404,10 +334,7 @@ def plot_curves(rows, path, title=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
+    atomic_savefig(figure, path, dpi=100)
 
 
 def tensorboard(log_dir):

@@ -3,6 +3,7 @@ residual nets of the same depth do not."""
 
 import os
 
+from keras_resnet.io import atomic_savefig
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import loop
 
@@ -63,7 +64,4 @@ def plot_study(rows, path):
         axis.legend()
     axes[0].set_ylabel("error (%)")
     figure.tight_layout()
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
+    atomic_savefig(figure, path, dpi=100)

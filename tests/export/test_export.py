@@ -20,13 +20,14 @@ import pytest
 import keras
 import keras_resnet
 from keras_resnet import export
-from keras_resnet.export import exporter, manifest as manifest_lib, onnx_export, publish
-from keras_resnet.export import savedmodel, tflite
+from keras_resnet.export import manifest as manifest_lib
+from keras_resnet.export import onnx_export, openvino_export, parity, publish, savedmodel, tflite
 from keras_resnet.models.preprocessing import preprocess_input
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16",
-            "tflite_dynamic_int8", "tflite_int8", "onnx"}
+            "tflite_dynamic_int8", "tflite_int8", "onnx", "onnx_int8", "openvino", "openvino_int8",
+            "openvino_host_default"}
 
 
 def _digits():
@@ -41,15 +42,16 @@ def _digits():
 
 @pytest.fixture(scope="module")
 def trained():
-    """ResNet-20 fitted for one epoch on digits: confident enough that int8 top-1
-    agreement measures quantization, not noise."""
+    """ResNet-20 fitted for five epochs on digits (95% held-out accuracy; after one it
+    had 43%): confident enough that int8 top-1 agreement measures quantization, not
+    noise."""
     keras.utils.set_random_seed(0)
     images, labels = _digits()
     x = preprocess_input(images, mode="torch")
     model = keras_resnet.create_model("resnet20", input_shape=(32, 32, 3), classes=10)
     model.compile(optimizer=keras.optimizers.Adam(2e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x[:1500], labels[:1500], batch_size=64, epochs=1, verbose=0)
+    model.fit(x[:1500], labels[:1500], batch_size=64, epochs=5, verbose=0)
     return model, x[:1500], x[1500:], images[1500:]
 
 
@@ -85,10 +87,11 @@ def test_every_format_and_mode_reloads_and_matches_keras(trained, exported):
     outputs = {
         "savedmodel": savedmodel.run(os.path.join(out, "savedmodel"), x),
         "onnx": onnx_export.run(os.path.join(out, "model.onnx"), x),
+        "openvino": openvino_export.load(os.path.join(out, "model.xml"))(x),
         **{mode: tflite.run(os.path.join(out, f"model_{mode}.tflite"), x)
            for mode in tflite.MODES},
     }
-    for key in ("savedmodel", "onnx", "float32"):
+    for key in ("savedmodel", "onnx", "float32", "openvino"):
         np.testing.assert_allclose(outputs[key], expected, atol=1e-4, err_msg=key)
     np.testing.assert_allclose(outputs["float16"], expected, atol=1e-2)
     for key in ("dynamic_int8", "int8"):
@@ -106,13 +109,15 @@ def test_load_keeps_one_runtime_for_repeated_batches(trained, exported):
     # TensorFlow's thread count is per process and already fixed here: None only.
     for module, name, threads in ((savedmodel, "savedmodel", None),
                                   (onnx_export, "model.onnx", 1),
-                                  (tflite, "model_float32.tflite", 1)):
+                                  (tflite, "model_float32.tflite", 1),
+                                  (openvino_export, "model.xml", 1)):
         predict = module.load(os.path.join(out, name), threads=threads)
         # Two batch sizes, then the first again: the kept runtime re-shapes correctly.
         for batch in (x, x[:3], x):
             np.testing.assert_allclose(predict(batch), expected[:len(batch)], atol=1e-4,
                                        err_msg=name)
-    for module, name in ((onnx_export, "model.onnx"), (tflite, "model_float32.tflite")):
+    for module, name in ((onnx_export, "model.onnx"), (tflite, "model_float32.tflite"),
+                         (openvino_export, "model.xml")):
         with pytest.raises(ValueError, match="threads=0"):
             module.load(os.path.join(out, name), threads=0)(x)
     with pytest.raises(RuntimeError, match="threads=3 cannot apply.*fresh process"):
@@ -121,12 +126,89 @@ def test_load_keeps_one_runtime_for_repeated_batches(trained, exported):
 
 def test_parity_figures_meet_documented_tolerances(exported):
     results = exported[0]["parity"]["results"]
-    for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx"):
+    for key in ("savedmodel", "savedmodel_uint8", "tflite_float32", "onnx", "openvino"):
         assert results[key]["max_rel"] <= 1e-4 and results[key]["top1_agreement"] == 1.0
     assert results["tflite_float16"]["max_rel"] <= 1e-2
     assert results["tflite_int8"]["tolerance"] == {"min_top1_agreement": 0.9}
     assert results["tflite_int8"]["top1_agreement"] >= 0.9
     assert results["tflite_int8"]["samples"] == 32
+
+
+def test_static_int8_onnx_is_qdq_and_holds_99_percent_top1(trained, exported, tmp_path):
+    import onnx
+
+    model, x_train, x_val, _ = trained
+    manifest, out = exported
+    path = os.path.join(out, "model_int8.onnx")
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    entry = manifest["artifacts"]["onnx_int8"]
+    assert entry["calibration_samples"] == 64 and entry["quantization"] == "static QDQ"
+    result = manifest["parity"]["results"]["onnx_int8"]
+    assert result["tolerance"] == {"min_top1_agreement": 0.99} and result["passed"]
+    # Independently, on 200 held-out images the manifest never saw.
+    x = x_val[32:232]
+    agree = np.mean(np.argmax(onnx_export.run(path, x), -1)
+                    == np.argmax(model.predict(x, verbose=0), -1))
+    assert agree >= 0.99, agree
+    assert os.path.getsize(path) < 0.5 * os.path.getsize(os.path.join(out, "model.onnx"))
+    # Below the gate nothing is published.
+    dest = str(tmp_path / "gate")
+    with pytest.raises(parity.ParityError, match=r"onnx_int8 \(int8_static\) fails parity"):
+        export.export_model(model, output_dir=dest, formats="onnx_int8",
+                            representative_data=x_train[:64], parity_data=x_val[:32],
+                            tolerances={"int8_static": {"min_top1_agreement": 1.01}})
+    assert not os.path.exists(dest) and _siblings(dest) == []
+
+
+def test_openvino_ir_is_checked_at_f32_and_at_the_host_default(trained, exported):
+    manifest, out = exported
+    entry = manifest["artifacts"]["openvino"]
+    assert entry["files"] == ["model.xml", "model.bin"] and entry["weights"] == "float32"
+    assert entry["size"] == sum(manifest["files"][f]["size"] for f in entry["files"])
+    assert entry["inputs"][0]["shape"] == [-1, 32, 32, 3]  # dynamic batch
+    exact = manifest["parity"]["results"]["openvino"]
+    assert exact["inference_precision_hint"] == "f32"
+    assert exact["runtime_precision"] == exact["precision"] == "float32"
+    host = manifest["parity"]["results"]["openvino_host_default"]
+    assert host["inference_precision_hint"] is None
+    assert host["precision"] == entry["host_default_precision"] == openvino_export.host_precision()
+    assert host["passed"] and host["top1_agreement"] == 1.0
+    # Weights stored as float32: model.bin is as large as the float32 ONNX file's
+    # weights (OpenVINO's default compress_to_fp16 would give about half).
+    assert manifest["files"]["model.bin"]["size"] >= 0.95 * manifest["files"]["model.onnx"]["size"]
+    # The int8 IR (from the QDQ model) runs int8 kernels and holds the 0.99 gate.
+    int8 = manifest["parity"]["results"]["openvino_int8"]
+    assert int8["int8_kernels"] and int8["passed"]
+    assert int8["tolerance"] == {"min_top1_agreement": 0.99}
+    x = trained[2][32:232]
+    agree = np.mean(np.argmax(openvino_export.load(os.path.join(out, "model_int8.xml"),
+                                                   inference_precision=None)(x), -1)
+                    == np.argmax(trained[0].predict(x, verbose=0), -1))
+    assert agree >= 0.99, agree
+    with pytest.raises(ValueError, match="inference_precision='f64'"):
+        openvino_export.load(os.path.join(out, "model.xml"), inference_precision="f64")
+
+
+def test_openvino_alone_leaves_no_onnx_and_verify_rechecks_it(trained, tmp_path):
+    out = str(tmp_path / "ov")
+    manifest = export.export_model(trained[0], output_dir=out, formats="openvino",
+                                   parity_data=trained[2][:8])
+    # The ONNX file was only the converter's source.
+    assert sorted(os.listdir(out)) == ["manifest.json", "model.bin", "model.xml",
+                                       "parity_batch.npz"]
+    assert set(manifest["parity"]["results"]) == {"openvino", "openvino_host_default"}
+    assert set(export.verify(out)["parity"]) == {"openvino", "openvino_host_default"}
+    # verify reruns OpenVINO itself: a consistent manifest over a forged reference fails.
+    with np.load(os.path.join(out, "parity_batch.npz")) as stored:
+        batch = {k: stored[k] for k in stored.files}
+    batch["reference"] = batch["reference"][:, ::-1].copy()
+    np.savez_compressed(os.path.join(out, "parity_batch.npz"), **batch)
+    forged = manifest_lib.read(out)
+    forged["files"] = manifest_lib.file_table(out)
+    manifest_lib.write(forged, out)
+    with pytest.raises(export.VerificationError, match="openvino .*fails parity"):
+        export.verify(out)
 
 
 def test_int8_is_full_integer_with_int8_io(exported):
@@ -161,7 +243,10 @@ def test_manifest_records_model_files_and_versions(exported):
         path = os.path.join(out, artifact["path"])
         assert os.path.exists(path), key
         if os.path.isfile(path):
-            assert artifact["size"] == os.path.getsize(path)
+            # An artifact of several files (OpenVINO's .xml + .bin) counts them all.
+            members = artifact.get("files", [artifact["path"]])
+            assert artifact["size"] == sum(os.path.getsize(os.path.join(out, m))
+                                           for m in members)
             assert artifact["sha256"] == manifest_lib.sha256(path)
     # Every weight stored once (keras.export.ExportArchive stores them twice).
     weights = os.path.join(out, "savedmodel", "variables", "variables.data-00000-of-00001")
@@ -232,6 +317,53 @@ def test_verify_passes_then_catches_tampering(exported, tmp_path):
         export.verify(copy)
 
 
+def test_verify_accounts_for_links_folders_and_special_files(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    manifest = manifest_lib.read(copy)
+    assert "savedmodel/assets" in manifest["folders"]  # empty, but listed
+    export.verify(copy, check_parity=False)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not part of the export")
+    os.symlink(outside, os.path.join(copy, "savedmodel", "variables", "extra.bin"))
+    os.makedirs(os.path.join(copy, "notes", "empty"))
+    os.mkfifo(os.path.join(copy, "pipe"))
+    # A listed file replaced by a link to an identical copy is still refused.
+    onnx_path = os.path.join(copy, "model.onnx")
+    shutil.copy(onnx_path, tmp_path / "same.onnx")
+    os.remove(onnx_path)
+    os.symlink(tmp_path / "same.onnx", onnx_path)
+    with pytest.raises(export.VerificationError) as caught:
+        export.verify(copy, check_parity=False)
+    message = str(caught.value)
+    for expected in ("symbolic link savedmodel/variables/extra.bin ->",
+                     "symbolic link model.onnx ->", "folder not in the manifest: notes/",
+                     "folder not in the manifest: notes/empty/",
+                     "pipe is not a plain file or folder"):
+        assert expected in message, (expected, message)
+
+
+def test_verify_checks_a_pinned_manifest_sha256(exported, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(exported[1], copy)
+    pinned = exported[0]["manifest_sha256"]
+    assert pinned == manifest_lib.sha256(os.path.join(copy, "manifest.json"))
+    report = export.verify(copy, check_parity=False, manifest_sha256=pinned.upper())
+    assert report["manifest_sha256"] == pinned
+    # A consistent re-hash by someone with write access passes the plain verify ...
+    manifest = manifest_lib.read(copy)
+    manifest["class_names"] = ["forged"] * 10
+    manifest_lib.write(manifest, copy)
+    export.verify(copy, check_parity=False)
+    # ... but not the pinned one.
+    with pytest.raises(export.VerificationError, match="not the pinned manifest_sha256"):
+        export.verify(copy, check_parity=False, manifest_sha256=pinned)
+    del manifest["files"]
+    manifest_lib.write(manifest, copy)
+    with pytest.raises(ValueError, match=r"incomplete: no \['files'\]"):
+        export.verify(copy)
+
+
 def test_verify_reruns_parity(exported, tmp_path):
     copy = str(tmp_path / "copy")
     shutil.copytree(exported[1], copy)
@@ -266,7 +398,8 @@ def test_overwrite_never_replaces_a_folder_that_is_not_an_export(trained, tmp_pa
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"formats": "pytorch"}, r"formats=\['pytorch'\].*'savedmodel', 'tflite', 'onnx', 'all'"),
+    ({"formats": "pytorch"},
+     r"formats=\['pytorch'\].*'onnx', 'onnx_int8', 'openvino', 'openvino_int8', 'all'"),
     ({"formats": "tflite", "tflite_modes": ["int4"]}, r"tflite_modes=\['int4'\]"),
     ({"int8_io": "int16"}, "int8_io='int16'"),
     ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
@@ -300,7 +433,7 @@ def test_exception_mid_export_keeps_previous_export(trained, exported, tmp_path,
             f.write(b"half an onnx file")
         raise RuntimeError("injected failure in the ONNX step")
 
-    monkeypatch.setattr(onnx_export, "convert", broken_convert)
+    monkeypatch.setattr(onnx_export, "write", broken_convert)
     with pytest.raises(RuntimeError, match="injected failure"):
         export.export_model(trained[0], output_dir=dest, formats=["savedmodel", "onnx"],
                             overwrite=True)
@@ -371,11 +504,18 @@ def test_script_rejects_unknown_format_and_verifies(exported):
     bad = subprocess.run([sys.executable, script, "--model=resnet20", "--format=pb"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1
-    assert "formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'all']" in bad.stderr
+    assert ("formats=['pb']. Allowed values: ['savedmodel', 'tflite', 'onnx', 'onnx_int8', "
+            "'openvino', 'openvino_int8', 'all']") in bad.stderr
     ok = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}"],
                         capture_output=True, text=True, env=env, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "files match the manifest; parity holds" in ok.stdout
+    assert f"manifest.json sha256 {exported[0]['manifest_sha256']}" in ok.stdout
+    forged = subprocess.run([sys.executable, script, "verify", f"--export_dir={exported[1]}",
+                             "--manifest_sha256=" + "0" * 64],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert forged.returncode == 1 and "not the pinned manifest_sha256" in forged.stderr
+    assert "Traceback" not in forged.stderr
 
 
 @pytest.mark.slow
@@ -425,7 +565,7 @@ def test_sigkill_mid_export_leaves_no_partial_artifacts(trained, exported, tmp_p
             open({marker!r}, "w").close()
             time.sleep(600)
 
-        onnx_export.convert = stuck
+        onnx_export.write = stuck
         export.export_model({model_path!r}, output_dir={dest!r}, formats="all",
                             overwrite=True)
     """)
@@ -456,8 +596,8 @@ def test_publish_restores_export_set_aside_by_a_killed_process(tmp_path):
     (dest / "a.txt").write_text("old")
     # What a kill between the two renames of an overwrite leaves behind.
     dead_pid = 2 ** 22 + 12345
-    os.rename(dest, tmp_path / f".model.old-{dead_pid}-abc")
-    os.makedirs(tmp_path / f".model.tmp-{dead_pid}-def")
+    os.rename(dest, tmp_path / f".model.old-{dead_pid}-abc_1234")
+    os.makedirs(tmp_path / f".model.tmp-{dead_pid}-def_5678")
     publish.clean_stale(str(dest))
     assert (dest / "a.txt").read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["model"]
