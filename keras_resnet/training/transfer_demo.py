@@ -17,7 +17,7 @@ import os
 import keras
 import numpy as np
 
-from keras_resnet.training.callbacks import save_atomically
+from keras_resnet.io import save_atomically
 from keras_resnet.weights import torchvision_state_dict
 
 PRETRAIN_CLASSES = (0, 1, 2, 3, 4)
