@@ -10,6 +10,7 @@ import os
 import shutil
 
 import keras
+import numpy as np
 
 from keras_resnet.faults import fault_point
 # The writers live in keras_resnet.io; imported here for this module and its users.
@@ -67,14 +68,18 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         backup_dir: str. Folder of the backup (shared by all workers).
         state: RunState or None. Shared with the other callbacks; a new one when None.
         chief: bool. Whether this process writes the backup. Defaults to True.
+        ema: `keras_resnet.training.ema.ModelEMA` or None. Its average and step count
+            are committed with the weights (`epochNNNNN.ema.npz`) and restored with
+            them, so a resumed run averages on from the same state. Defaults to None.
     """
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir, state=None, chief=True):
+    def __init__(self, backup_dir, state=None, chief=True, ema=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.state = state if state is not None else RunState()
         self.chief = chief
+        self.ema = ema
 
     def on_train_begin(self, logs=None):
         pass  # restored before fit: see `restore`
@@ -110,6 +115,12 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             raise ValueError(
                 f"Cannot resume from the backup {weights!r} ({type(error).__name__}: "
                 f"{error}). Delete {self.backup_dir!r} to start this run over.") from error
+        if self.ema is not None and metadata.get("ema"):
+            with np.load(os.path.join(self.backup_dir, metadata["ema"]),
+                         allow_pickle=False) as saved:
+                count = int(saved["count"])
+                self.ema.set_state({"step": int(saved["step"]), "updates": int(saved["updates"]),
+                                    "average": [saved[f"w{i}"] for i in range(count)] or None})
         self.state.initial_epoch = int(metadata["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
@@ -125,11 +136,21 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch{epoch + 1:05d}.weights.h5"
         save_atomically(self.model.save_weights, os.path.join(self.backup_dir, name))
+        record = {"epoch": epoch + 1, "batch": 0, "weights": name}
+        if self.ema is not None:
+            record["ema"] = f"epoch{epoch + 1:05d}.ema.npz"
+            state = self.ema.get_state()
+            arrays = {f"w{i}": a for i, a in enumerate(state["average"] or [])}
+            save_atomically(lambda tmp: np.savez(tmp, step=state["step"],
+                                                 updates=state["updates"],
+                                                 count=len(arrays), **arrays),
+                            os.path.join(self.backup_dir, record["ema"]))
         fault_point("backup_write")
-        atomic_write(os.path.join(self.backup_dir, self.METADATA),
-                     json.dumps({"epoch": epoch + 1, "batch": 0, "weights": name}))
+        atomic_write(os.path.join(self.backup_dir, self.METADATA), json.dumps(record))
+        kept = {name, record.get("ema")}
         for entry in os.listdir(self.backup_dir):
-            if entry != name and (entry.endswith(".weights.h5") or ".bkp" in entry):
+            if entry not in kept and (entry.endswith((".weights.h5", ".ema.npz"))
+                                      or ".bkp" in entry):
                 os.remove(os.path.join(self.backup_dir, entry))
 
     def clear(self):

@@ -18,6 +18,9 @@ from keras_resnet import data as data_lib
 from keras_resnet import faults
 from keras_resnet import weights as weights_lib
 from keras_resnet.training import callbacks as cb
+from keras_resnet.training import ema as ema_lib
+from keras_resnet.training import losses as losses_lib
+from keras_resnet.training import optimizers as optimizers_lib
 from keras_resnet.training import recipes as recipes_lib
 from keras_resnet.training import schedules, strategies
 
@@ -28,13 +31,12 @@ PRECISIONS = ("float32", "float16", "bfloat16")
 # statistics stay those of the checkpoint.
 FREEZE_MODES = ("none", "backbone", "bn")
 HEAD = "predictions"
-# Substrings of variable paths that decoupled weight decay leaves alone (BN and biases).
-NO_DECAY = ["_bn/", "gamma", "beta", "bias"]
 # Settings with a fixed set of values: `validate` checks them, the flags list them.
 CHOICES = {"recipe": tuple(recipes_lib.list_recipes()), "strategy": strategies.STRATEGIES,
            "weight_decay_mode": WEIGHT_DECAY_MODES, "schedule": schedules.SCHEDULES,
            "augment": tuple(data_lib.AUGMENT_MODES), "mixed_precision": PRECISIONS,
-           "freeze": FREEZE_MODES}
+           "freeze": FREEZE_MODES, "optimizer": optimizers_lib.OPTIMIZERS,
+           "loss": losses_lib.LOSSES, "auto_augment": tuple(data_lib.AUTO_AUGMENT_POLICIES)}
 
 
 class ConfigError(ValueError):
@@ -123,6 +125,32 @@ class TrainConfig:
         linear_probe_epochs: int. First epochs that train only the classifier (as
             freeze="backbone"); then the layers unfreeze as `freeze` says and training goes
             on with a new schedule of `learning_rate`. Needs weights.
+        optimizer: str. "sgd", "nesterov", "adamw", "lamb" or "rmsprop" (Keras' own;
+            LAMB with the decay inside the trust ratio, as timm).
+        norm_weight_decay: float. Weight decay of BatchNormalization and bias
+            variables: 0 keeps them out of weight decay (torchvision's
+            --norm-weight-decay 0); the value of weight_decay decays them too
+            (decoupled mode only).
+        loss: str. "ce" (softmax cross-entropy) or "bce" (timm's binary cross-entropy on
+            sigmoid outputs, as "ResNet strikes back").
+        bce_target_threshold: float or None. bce: targets above it become 1 (RSB: 0.2).
+        mixup_alpha: float. Batch mixup Beta parameter; 0 disables it.
+        cutmix_alpha: float. Batch cutmix Beta parameter; 0 disables it.
+        mix_switch_prob: float. Probability of cutmix when both are enabled.
+        mix_prob: float. Probability that a batch is mixed.
+        auto_augment: str. "none", "trivialaugment" (torchvision's TrivialAugmentWide),
+            "randaugment" (timm's rand-m{M}-mstd{S}-inc1) or "autoaugment".
+        randaugment_magnitude: float. RandAugment magnitude M in [0, 10].
+        randaugment_std: float. RandAugment magnitude noise (timm's mstd).
+        random_erase: float. Probability of torchvision's RandomErasing per image.
+        repeated_augmentation: int. Copies of each image per epoch, each augmented on
+            its own (torchvision's --ra-reps, timm's --aug-repeats); 1 disables it.
+        ema_decay: float. Exponential moving average of all weights (BN statistics too);
+            the average is what is evaluated, saved as model.keras and exported. 0
+            disables it.
+        ema_every: int. Steps between EMA updates (torchvision: 32).
+        ema_adjust: bool. torchvision's EMA: the decay is adjusted for the global batch x
+            ema_every / epochs and the average restarts through the warmup epochs.
         verbose: int or str. Keras fit verbosity: "auto" (the progress bar), 0, 1 or 2.
     """
 
@@ -171,6 +199,22 @@ class TrainConfig:
     weights: str = None
     freeze: str = "none"
     linear_probe_epochs: int = 0
+    optimizer: str = "sgd"
+    norm_weight_decay: float = 0.0
+    loss: str = "ce"
+    bce_target_threshold: float = None
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_switch_prob: float = 0.5
+    mix_prob: float = 1.0
+    auto_augment: str = "none"
+    randaugment_magnitude: float = 9.0
+    randaugment_std: float = 0.5
+    random_erase: float = 0.0
+    repeated_augmentation: int = 1
+    ema_decay: float = 0.0
+    ema_every: int = 1
+    ema_adjust: bool = False
 
 
 def build_config(recipe="digits", **overrides):
@@ -216,10 +260,51 @@ def validate(config):
         raise ValueError(f"label_smoothing must be in [0, 1). "
                          f"Received: label_smoothing={config.label_smoothing}.")
     _validate_weights(config)
+    _validate_recipe_components(config)
     if config.weight_decay < 0 or config.learning_rate <= 0:
         raise ValueError(f"Need weight_decay >= 0 and learning_rate > 0. Received: "
                          f"weight_decay={config.weight_decay}, "
                          f"learning_rate={config.learning_rate}.")
+
+
+def _in_range(config, name, low, high, *, high_open=False):
+    value = getattr(config, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        low <= value < high if high_open else low <= value <= high)  # NaN fails both
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ConfigError(f"{name} must be a number in [{low}, {high}{bracket}. "
+                          f"Received: {name}={value!r}.")
+
+
+def _validate_recipe_components(config):
+    """Ranges of the modern-recipe settings; NaN is out of range everywhere."""
+    inf = float("inf")
+    for name in ("mixup_alpha", "cutmix_alpha"):
+        _in_range(config, name, 0.0, inf, high_open=True)
+    for name in ("mix_switch_prob", "mix_prob", "random_erase"):
+        _in_range(config, name, 0.0, 1.0)
+    _in_range(config, "randaugment_magnitude", 0.0, 10.0)
+    _in_range(config, "randaugment_std", 0.0, inf, high_open=True)
+    _in_range(config, "ema_decay", 0.0, 1.0, high_open=True)
+    if config.bce_target_threshold is not None:
+        _in_range(config, "bce_target_threshold", 0.0, 1.0, high_open=True)
+    for name in ("ema_every", "repeated_augmentation"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1. Received: {name}={value!r}.")
+    if config.norm_weight_decay not in (0, 0.0) and not (
+            config.weight_decay_mode == "decoupled"
+            and config.norm_weight_decay == config.weight_decay):
+        raise ConfigError(
+            f"norm_weight_decay={config.norm_weight_decay!r} is not supported with "
+            f"weight_decay_mode={config.weight_decay_mode!r}, weight_decay="
+            f"{config.weight_decay!r}. Allowed: 0 (BN and biases out of weight decay), or "
+            "the value of weight_decay with weight_decay_mode='decoupled'.")
+    if config.loss == "bce" and config.model_options.get("classifier_activation") not in (
+            None, "sigmoid"):
+        raise ConfigError("loss='bce' trains sigmoid outputs; drop the "
+                          "classifier_activation model option.")
 
 
 WEIGHTS_ALLOWED = "None (from scratch), 'imagenet', a weights file path or 'hf://REPO'"
@@ -396,12 +481,19 @@ def create_input_pipeline(config, strategy, normalization_mode):
     normalization = data_lib.Normalization.from_mode(normalization_mode)
     pipeline_args = dict(image_size=config.image_size, augment=config.augment,
                          normalization=normalization, num_classes=num_classes,
-                         one_hot=config.label_smoothing > 0, seed=config.seed,
+                         one_hot=one_hot_targets(config), seed=config.seed,
                          cache=config.cache, deterministic=config.deterministic)
+    augmentation = dict(
+        auto_augment=config.auto_augment, magnitude=config.randaugment_magnitude,
+        magnitude_std=config.randaugment_std, random_erase=config.random_erase,
+        repeated_augmentation=config.repeated_augmentation,
+        mix=data_lib.MixConfig(config.mixup_alpha, config.cutmix_alpha,
+                               config.mix_switch_prob, config.mix_prob))
 
     def train_fn(context):
         return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
-                                     input_context=context, repeat=True, **pipeline_args)
+                                     input_context=context, repeat=True, **pipeline_args,
+                                     **augmentation)
 
     def eval_fn(context):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
@@ -418,6 +510,12 @@ def create_input_pipeline(config, strategy, normalization_mode):
     return Data(train_source, eval_source, num_classes, replicas, global_batch,
                 steps_per_epoch, epochs, passes, normalization, train_fn, eval_fn,
                 train_data, eval_data)
+
+
+def one_hot_targets(config):
+    """Whether targets are one-hot: label smoothing, mixup/cutmix and BCE need them."""
+    return (config.label_smoothing > 0 or config.mixup_alpha > 0 or config.cutmix_alpha > 0
+            or config.loss == "bce")
 
 
 def create_learning_rate_fn(config, data, epochs=None):
@@ -448,16 +546,16 @@ def create_learning_rate_fn(config, data, epochs=None):
 
 
 def compile_model(model, config, strategy, data, learning_rate):
-    """Compiles `model` with a new SGD optimizer at `learning_rate`, under `strategy`."""
+    """Compiles `model` with a new `config.optimizer` at `learning_rate`, under
+    `strategy`."""
     with strategy.scope():
-        optimizer = keras.optimizers.SGD(
-            learning_rate=learning_rate, momentum=config.momentum,
+        optimizer = optimizers_lib.create_optimizer(
+            config.optimizer, learning_rate, momentum=config.momentum,
             weight_decay=config.weight_decay if config.weight_decay_mode == "decoupled"
-            and config.weight_decay > 0 else None)
-        if config.weight_decay_mode == "decoupled":
-            optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-        if config.label_smoothing > 0:
-            loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+            else 0.0, exclude_norm=config.norm_weight_decay == 0)
+        if one_hot_targets(config):
+            loss = losses_lib.create_loss(config.loss, label_smoothing=config.label_smoothing,
+                                          bce_target_threshold=config.bce_target_threshold)
             top5 = keras.metrics.TopKCategoricalAccuracy(5, name="top5")
         else:
             loss = keras.losses.SparseCategoricalCrossentropy()
@@ -491,13 +589,16 @@ def create_callbacks(config, data, work_dir, output_dir, chief):
         "model": config.model, "dataset": config.dataset, "recipe": config.recipe})
     # Every worker resumes from the chief's backup (a shared output_dir), or their
     # initial epochs would differ and the collectives never meet.
-    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], state=state, chief=chief)
+    ema = create_ema(config, data)
+    backup = cb.ResumableBackup(run_paths(output_dir)["backup"], state=state, chief=chief,
+                                ema=ema)
     cb.remove_stale_temp(work_dir)
     # The backup commits last: see ResumableBackup.
     callbacks = [
         backup,
         cb.FailPoints() if faults.enabled() else None,
         cb.NaNGuard(state),
+        ema,
         logger,
         cb.Checkpointer(work_dir, previous_rows=logger.rows, state=state),
         cb.tensorboard(paths["logs"]),
@@ -509,6 +610,18 @@ def create_callbacks(config, data, work_dir, output_dir, chief):
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.1, patience=config.plateau_patience))
     return callbacks, backup, logger, state
+
+
+def create_ema(config, data):
+    """The weight EMA of the run (`ema_lib.ModelEMA`), or None when ema_decay is 0."""
+    if not config.ema_decay:
+        return None
+    decay, start = config.ema_decay, 0
+    if config.ema_adjust:  # torchvision's train.py
+        decay = ema_lib.adjusted_decay(config.ema_decay, global_batch=data.global_batch,
+                                       every=config.ema_every, epochs=data.epochs)
+        start = int(round(config.warmup_epochs * data.steps_per_epoch))
+    return ema_lib.ModelEMA(decay, every=config.ema_every, start_step=start)
 
 
 def evaluate(model, data, multi_worker):
@@ -577,6 +690,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
             f"batch {state.nan_batch + 1}. Last good checkpoint: {last}. Lower "
             "--learning_rate, or use --mixed_precision=float32.")
 
+    if backup.ema is not None:
+        backup.ema.swap_in(model)  # the averaged weights are the run's model
     scores = evaluate(model, data, multi_worker)
     cb.save_atomically(model.save, os.path.join(work_dir, "model.keras"), point="final_save")
     skipped = data.train_source.skipped() + data.eval_source.skipped()
@@ -656,6 +771,8 @@ def _build_model(config, num_classes):
         options.setdefault("kernel_regularizer", keras.regularizers.L2(config.weight_decay / 2))
     channels = options.pop("channels", 3)
     options["input_shape"] = (config.image_size, config.image_size, channels)
+    if config.loss == "bce":
+        options["classifier_activation"] = "sigmoid"  # one-vs-all outputs
     if config.weights is None:
         return keras_resnet.create_model(config.model, classes=num_classes, **options)
     try:
