@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(PY) scripts/train.py --export
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 clean:

@@ -6,6 +6,7 @@ import os
 from benchmarks.artifacts import FILES
 from benchmarks.runtimes import EXPORTED_RUNTIMES, INFERENCE_RUNTIMES
 
+
 def plan(settings, work_dir):
     """The ordered list of (label, task, args) of a run: `task` names a function of
     `benchmarks.tasks.TASKS`, `args` its keyword arguments.

@@ -89,13 +89,13 @@ class Settings:
         if unknown:
             raise ValueError(f"Unknown measure={unknown!r}. Allowed values: {list(PARTS)}.")
         for pair in self.pairs:
-            for model, runtime in pair:
+            for _, runtime in pair:
                 check_runtime(runtime, " in pairs")
         for pair in self.training_pairs:
             for model, mode in pair:
                 models_lib.check_model(model)
                 check_mode(mode, " in training_pairs")
-        for model, runtimes in {**self.inference, **self.training}.items():
+        for model in {**self.inference, **self.training}:
             models_lib.check_model(model)
         for model, runtimes in self.inference.items():
             unknown = [r for r in runtimes if r not in INFERENCE_RUNTIMES]

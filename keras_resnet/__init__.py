@@ -20,7 +20,6 @@ from keras_resnet.models import (
     list_models,
     preprocess_input,
 )
-
 from keras_resnet.models.decode import decode_predictions
 from keras_resnet.weights import list_weights, load_torchvision_weights
 

@@ -53,8 +53,7 @@ flags.DEFINE_string("section", "results", "Name of the marked section of --markd
 
 def main(argv):
     del argv
-    from benchmarks import (full_settings, quick_settings, run_suite, write_json,
-                                        write_markdown)
+    from benchmarks import full_settings, quick_settings, run_suite, write_json, write_markdown
 
     if FLAGS.from_json:
         import json

@@ -51,7 +51,6 @@ def keras_gflops(n=2048, repeats=3, dtype="float32"):
 
 def onnxruntime_gflops(n=2048, repeats=3):
     """GFLOP/s of an n x n float32 MatMul in ONNX Runtime (CPU)."""
-    import onnx
     import onnxruntime
     from onnx import TensorProto, helper
 

@@ -33,7 +33,8 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
         x = _images(model, batch, rng)
         count = latency_repeats if batch == 1 else repeats
         # Two untimed calls: tracing/compilation, then allocator and thread-pool warm-up.
-        stats = timing.time_calls(lambda: predict(x), batch=batch, warmup=2, repeats=count)
+        stats = timing.time_calls(lambda x=x: predict(x), batch=batch, warmup=2,
+                                  repeats=count)
         results.append({"kind": "inference", "model": model, "runtime": runtime, **stats,
                         **backend_lib.device_memory()})
     return results
@@ -60,7 +61,8 @@ def paired_inference(arms, *, batches, repeats):
         for _ in range(2):
             predict(x)
             reference(x)
-        ours, theirs = timing.alternate(lambda: predict(x), lambda: reference(x), repeats)
+        ours, theirs = timing.alternate(lambda x=x: predict(x), lambda x=x: reference(x),
+                                        repeats)
         results.append({
             "kind": "paired_inference", "model": model, "runtime": runtime,
             "reference_model": ref_model, "reference_runtime": ref_runtime,

@@ -9,7 +9,6 @@ import numpy as np
 
 from benchmarks import timing
 
-
 # make_dataset arguments of each augmentation set (train crop size given separately).
 AUGMENTATIONS = {
     "paper": {},

@@ -356,7 +356,7 @@ def rand_augment_args(seed, magnitude, magnitude_std, num_layers=2):
         if magnitude_std > 0:
             level = level + magnitude_std * tf.random.stateless_normal([], seeds[1])
         level = tf.clip_by_value(level, 0.0, RAND_LEVEL_DENOM)
-        arg = tf.switch_case(index, [lambda n=n: _level_arg(n, level, seeds[2])
+        arg = tf.switch_case(index, [lambda n=n, m=level, s=seeds[2]: _level_arg(n, m, s)
                                      for n in _RAND_INCREASING])
         ops.append(index)
         applied.append(_uniform(seeds[3]) < 0.5)

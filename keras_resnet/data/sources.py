@@ -382,7 +382,8 @@ def _tfrecord(spec, split, eval_spec, label_offset, num_classes):
     pattern = spec[len("tfrecord:"):]
     if split == "eval":
         if eval_spec:
-            pattern = eval_spec[len("tfrecord:"):] if eval_spec.startswith("tfrecord:") else eval_spec
+            pattern = (eval_spec[len("tfrecord:"):] if eval_spec.startswith("tfrecord:")
+                       else eval_spec)
         elif "train" in os.path.basename(pattern):
             head, tail = os.path.split(pattern)
             pattern = os.path.join(head, tail.replace("train", "validation"))
@@ -402,7 +403,8 @@ def _tfrecord(spec, split, eval_spec, label_offset, num_classes):
         return parsed["image/encoded"], tf.cast(parsed["image/class/label"] - label_offset,
                                                 tf.int32)
 
-    records = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE if len(files) > 1 else None)
+    records = tf.data.TFRecordDataset(
+        files, num_parallel_reads=tf.data.AUTOTUNE if len(files) > 1 else None)
     labels = tf.data.TFRecordDataset(files).map(
         parse, num_parallel_calls=tf.data.AUTOTUNE).map(lambda _, y: y)
     # One pass over the labels (no decoding) gives the size and checks the range.

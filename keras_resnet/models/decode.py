@@ -47,7 +47,8 @@ def decode_predictions(preds, top=5):
             "`decode_predictions` expects a batch of predictions (a 2D array of shape "
             f"(samples, {NUM_CLASSES})). Received: preds with shape {preds.shape}"
         )
-    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or not 1 <= top <= NUM_CLASSES:
+    if (isinstance(top, bool) or not isinstance(top, numbers.Integral)
+            or not 1 <= top <= NUM_CLASSES):
         raise ValueError(f"`top` must be an integer in [1, {NUM_CLASSES}]. Received: top={top!r}")
     classes = imagenet_class_index()
     results = []

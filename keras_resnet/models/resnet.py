@@ -151,7 +151,8 @@ def _input(input_tensor, input_shape, *, include_top, default_size, min_size):
                 f"least {min_size}x{min_size}."
             )
     if shape[2] is None or shape[2] < 1:
-        raise ValueError(f"`input_shape` needs a known channel count >= 1. Received: input_shape={input_shape!r}")
+        raise ValueError("`input_shape` needs a known channel count >= 1. "
+                         f"Received: input_shape={input_shape!r}")
     if img_input is None:
         img_input = keras.Input(shape=shape)
     return img_input
@@ -296,7 +297,8 @@ def build_resnet(
         )
     if dropout_rate and block != "basic":
         raise ValueError(
-            f"`dropout_rate` applies to basic blocks only. Received: dropout_rate={dropout_rate}, block={block!r}"
+            "`dropout_rate` applies to basic blocks only. "
+            f"Received: dropout_rate={dropout_rate}, block={block!r}"
         )
     classes = _positive_int("classes", classes, maximum=MAX_CLASSES)
     if not isinstance(bn_momentum, numbers.Real) or not 0.0 <= bn_momentum <= 1.0:

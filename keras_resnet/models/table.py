@@ -31,7 +31,8 @@ def variant_rows(names=None):
 
 def markdown_table(rows):
     lines = [
-        "| constructor | name | input | classes | trainable params | GFLOPs (mult-adds) | description |",
+        "| constructor | name | input | classes | trainable params | GFLOPs (mult-adds) "
+        "| description |",
         "|---|---|---|---:|---:|---:|---|",
     ]
     for r in rows:

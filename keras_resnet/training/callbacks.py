@@ -13,9 +13,15 @@ import keras
 import numpy as np
 
 from keras_resnet.faults import fault_point
+
 # The writers live in keras_resnet.io; imported here for this module and its users.
-from keras_resnet.io import (CheckpointWriteError, atomic_savefig, atomic_write,
-                             remove_stale_temp, save_atomically)
+from keras_resnet.io import (
+    CheckpointWriteError,
+    atomic_savefig,
+    atomic_write,
+    remove_stale_temp,
+    save_atomically,
+)
 
 
 @dataclasses.dataclass
@@ -370,5 +376,6 @@ def tensorboard(log_dir):
                                        write_graph=False, profile_batch=0)
 
 
-__all__ = ["RunState", "CheckpointWriteError", "save_atomically", "ResumableBackup", "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger", "Checkpointer", "CorruptReporter",
-           "plot_curves", "tensorboard", "atomic_write"]
+__all__ = ["RunState", "CheckpointWriteError", "save_atomically", "ResumableBackup",
+           "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger",
+           "Checkpointer", "CorruptReporter", "plot_curves", "tensorboard", "atomic_write"]

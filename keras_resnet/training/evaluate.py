@@ -69,7 +69,8 @@ def evaluate_model(model, source, *, normalization, mode="center", image_size=22
     if source.encoded:
         from keras_resnet.data.sources import decode_image
 
-        dataset = dataset.map(lambda raw, y: (decode_image(raw, source.channels), y)).ignore_errors()
+        dataset = dataset.map(
+            lambda raw, y: (decode_image(raw, source.channels), y)).ignore_errors()
     if max_examples:
         dataset = dataset.take(max_examples)
 

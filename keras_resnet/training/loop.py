@@ -13,9 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet import _keras_compat
+from keras_resnet import _keras_compat, faults
 from keras_resnet import data as data_lib
-from keras_resnet import faults
 from keras_resnet import weights as weights_lib
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import ema as ema_lib

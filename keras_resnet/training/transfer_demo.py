@@ -14,7 +14,6 @@ tests/training/test_finetune.py, so all three run the same code.
 
 import os
 
-import keras
 import numpy as np
 
 from keras_resnet.io import save_atomically

@@ -49,7 +49,8 @@ def download(address):
         from huggingface_hub import errors
     except ImportError:
         raise ImportError(
-            f"weights={address!r} needs huggingface_hub: `pip install keras-resnet-family[weights]` "
+            f"weights={address!r} needs huggingface_hub: "
+            "`pip install keras-resnet-family[weights]` "
             "(or `pip install huggingface_hub`)."
         ) from None
     candidates = (filename,) if filename else DEFAULT_FILENAMES

@@ -9,8 +9,17 @@ import sys
 
 import pytest
 
-from benchmarks import (Settings, derive, full_settings, markdown, plan,
-                                    quick_settings, run_suite, write_json, write_markdown)
+from benchmarks import (
+    Settings,
+    derive,
+    full_settings,
+    markdown,
+    plan,
+    quick_settings,
+    run_suite,
+    write_json,
+    write_markdown,
+)
 from benchmarks.report import BEGIN, END
 from benchmarks.timing import summarize
 
@@ -145,7 +154,8 @@ def test_derive_computes_ratios_fractions_and_targets():
     assert xla_row["met"] is None  # not measured is not a pass
     text = markdown({**report, "machine": {}, "wall_s": 1.0})
     assert "| resnet50 | tf |" in text
-    assert "| resnet50 default | keras_applications_resnet50 default | 32 | 5.0 | 4.0 | 1.25 (1.20-1.40) |" in text
+    assert ("| resnet50 default | keras_applications_resnet50 default | 32 | 5.0 | 4.0 "
+            "| 1.25 (1.20-1.40) |") in text
     assert "`*_keras_bn`: our model with plain" in text
 
 

@@ -10,8 +10,15 @@ import sys
 
 import pytest
 
-from benchmarks import (Settings, derive, full_settings, keras_backend_settings, markdown,
-                        plan, run_suite)
+from benchmarks import (
+    Settings,
+    derive,
+    full_settings,
+    keras_backend_settings,
+    markdown,
+    plan,
+    run_suite,
+)
 from benchmarks.runtimes import predictor
 from benchmarks.timing import summarize
 

@@ -126,7 +126,8 @@ def _write_shards(directory, name, shards, labels, corrupt_at=None):
             for _ in range(len(labels) // shards):
                 encoded = b"garbage" if index == corrupt_at else _png(10 * index)
                 feature = {
-                    "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+                    "image/encoded": tf.train.Feature(
+                        bytes_list=tf.train.BytesList(value=[encoded])),
                     "image/class/label": tf.train.Feature(
                         int64_list=tf.train.Int64List(value=[labels[index]])),
                 }

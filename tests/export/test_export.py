@@ -14,10 +14,10 @@ import sys
 import textwrap
 import time
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_resnet
 from keras_resnet import export
 from keras_resnet.export import manifest as manifest_lib

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.models import ZeroPadShortcut, build_resnet
+from keras_resnet.models import ZeroPadShortcut
 
 RNG = np.random.default_rng(0)
 
@@ -136,7 +136,7 @@ def test_option_a_pads_channels_and_subsamples():
 
 def test_option_c_projects_every_block():
     model = keras_resnet.ResNet20(shortcut="C")
-    projections = [l for l in model.layers if l.name.endswith("_0_conv")]
+    projections = [layer for layer in model.layers if layer.name.endswith("_0_conv")]
     assert len(projections) == 9
 
 
@@ -147,7 +147,9 @@ def test_plain_networks_have_no_add_layers():
 
 
 def test_plain_twin_has_same_parameters_as_option_a_resnet():
-    count = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)
+    def count(model):
+        return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
     assert count(keras_resnet.Plain56()) == count(keras_resnet.ResNet56())
 
 
@@ -210,13 +212,14 @@ def test_he_normal_fan_out_init_scale():
 
 def test_kernel_regularizer_on_conv_and_dense_only():
     model = keras_resnet.ResNet20(kernel_regularizer=keras.regularizers.L2(5e-5))
-    n_kernels = sum(isinstance(l, (keras.layers.Conv2D, keras.layers.Dense)) for l in model.layers)
+    n_kernels = sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+                    for layer in model.layers)
     assert len(model.losses) == n_kernels
 
 
 def test_stochastic_depth_drops_whole_samples_only_in_training():
     model = keras_resnet.ResNet20(drop_path_rate=0.5)
-    rates = [l.rate for l in model.layers if type(l).__name__ == "StochasticDepth"]
+    rates = [layer.rate for layer in model.layers if type(layer).__name__ == "StochasticDepth"]
     # Linear in block index from 0 (the first block, which gets no layer) to 0.5.
     assert rates == pytest.approx([0.5 * i / 8 for i in range(1, 9)])
     x = images(4)

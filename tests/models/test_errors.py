@@ -67,7 +67,8 @@ def test_weights_argument_checks_like_keras_applications(tmp_path):
 
 
 def test_both_dilation_arguments_rejected():
-    with pytest.raises(ValueError, match="either `replace_stride_with_dilation` or `output_stride`"):
+    with pytest.raises(ValueError,
+                       match="either `replace_stride_with_dilation` or `output_stride`"):
         keras_resnet.ResNet50(output_stride=16, replace_stride_with_dilation=[False, False, True])
 
 

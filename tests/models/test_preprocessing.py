@@ -19,8 +19,10 @@ def test_torch_mode_matches_torchvision_normalize():
 def test_modes_match_keras_applications(mode):
     from keras.src.applications.imagenet_utils import preprocess_input as reference
     expected = reference(X.copy(), mode=mode)
-    np.testing.assert_allclose(keras_resnet.preprocess_input(X, mode=mode), expected, rtol=1e-5, atol=1e-5)
-    tensor = keras.ops.convert_to_numpy(keras_resnet.preprocess_input(keras.ops.convert_to_tensor(X), mode=mode))
+    np.testing.assert_allclose(keras_resnet.preprocess_input(X, mode=mode), expected,
+                               rtol=1e-5, atol=1e-5)
+    tensor = keras.ops.convert_to_numpy(
+        keras_resnet.preprocess_input(keras.ops.convert_to_tensor(X), mode=mode))
     np.testing.assert_allclose(tensor, expected, rtol=1e-5, atol=1e-5)
 
 

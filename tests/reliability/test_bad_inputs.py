@@ -7,10 +7,10 @@ or decoded and used (the case function asserts how).
 import io
 import os
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_resnet
 from keras_resnet import data as data_lib
 from keras_resnet import training

@@ -5,12 +5,12 @@ save/load with safe_mode=True with identical outputs."""
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import keras
 import keras_resnet
 from keras_resnet.models.resnet import STEM_STRIDE
 

@@ -9,9 +9,16 @@ import sys
 
 import numpy as np
 import pytest
-
-from reliability_helpers import (QUICK, ROOT, TRAIN, committed_epoch, env,
-                                 load_every_checkpoint, rows, run)
+from reliability_helpers import (
+    QUICK,
+    ROOT,
+    TRAIN,
+    committed_epoch,
+    env,
+    load_every_checkpoint,
+    rows,
+    run,
+)
 
 # Runs scripts/train.py with every file capped at LIMIT bytes; SIGXFSZ ignored so that
 # writes past it raise OSError(EFBIG) instead of killing the process.

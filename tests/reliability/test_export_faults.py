@@ -6,7 +6,6 @@ import os
 import signal
 
 import pytest
-
 from reliability_helpers import EXPORT, run
 
 FORMATS = ["--format=savedmodel,tflite", "--tflite_modes=float32"]

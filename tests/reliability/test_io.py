@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from keras_resnet import faults, io as kio
+from keras_resnet import faults
+from keras_resnet import io as kio
 from keras_resnet.export import publish
 
 # Above Linux's largest pid_max (2**22): no live process can have it.

@@ -7,9 +7,15 @@ import re
 import signal
 
 import pytest
-
-from reliability_helpers import (QUICK, TRAIN, committed_epoch, csv_epochs,
-                                 load_every_checkpoint, rows, run)
+from reliability_helpers import (
+    QUICK,
+    TRAIN,
+    committed_epoch,
+    csv_epochs,
+    load_every_checkpoint,
+    rows,
+    run,
+)
 
 EPOCHS, STEPS = 3, 4
 # (fail point and hit, epochs committed by the backup when the process dies). The

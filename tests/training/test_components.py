@@ -34,7 +34,8 @@ def test_lamb_trust_ratio_matches_the_paper():
     for gk, gb in grads:
         optimizer.apply_gradients([(gk, kernel), (gb, bias)])
     np.testing.assert_allclose(kernel.numpy(), _lamb_reference(
-        kernel0, [g for g, _ in grads], 0.05, 0.1, decay_it=True), rtol=1e-6, atol=1e-6)  # lr is float32
+        # The learning rate is a float32 variable: 1e-6, not float64 precision.
+        kernel0, [g for g, _ in grads], 0.05, 0.1, decay_it=True), rtol=1e-6, atol=1e-6)
     # The bias is out of weight decay: the plain Adam step, no trust ratio.
     np.testing.assert_allclose(bias.numpy(), _lamb_reference(
         bias0, [g for _, g in grads], 0.05, 0.1, decay_it=False), rtol=1e-6, atol=1e-6)

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.training import ConfigError, build_config, train_and_evaluate
-from keras_resnet.training import transfer_demo
+from keras_resnet.training import ConfigError, build_config, train_and_evaluate, transfer_demo
 from keras_resnet.weights.torchvision import load_torchvision_weights, read_state_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

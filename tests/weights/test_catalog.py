@@ -275,9 +275,9 @@ def test_hf_addresses():
 
 
 def test_uncached_hf_file_offline_says_what_was_tried(tmp_path, monkeypatch):
-    from keras_resnet.weights import hub
-
     import huggingface_hub
+
+    from keras_resnet.weights import hub
 
     def offline(repo_id, filename, **kwargs):
         raise huggingface_hub.errors.LocalEntryNotFoundError(f"{filename} is not cached")

@@ -209,7 +209,8 @@ def test_wrong_block_type_names_layer_and_both_shapes():
     state = TorchResNet(Bottleneck, [1, 1, 1, 1], num_classes=5).state_dict()
     model = tiny()
     before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(ValueError, match=r"'conv2_block1_1_conv'.*expects \(3, 3, 64, 64\).*has \(1, 1, 64, 64\)"):
+    with pytest.raises(ValueError, match=r"'conv2_block1_1_conv'.*expects \(3, 3, 64, 64\)"
+                                         r".*has \(1, 1, 64, 64\)"):
         keras_resnet.load_torchvision_weights(model, state)
     # Nothing was written before the failure.
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
