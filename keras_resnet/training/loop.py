@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import numbers
 import os
 import re
 import shutil
@@ -260,15 +261,44 @@ def validate(config):
                          f"Received: label_smoothing={config.label_smoothing}.")
     _validate_weights(config)
     _validate_recipe_components(config)
-    if config.weight_decay < 0 or config.learning_rate <= 0:
-        raise ValueError(f"Need weight_decay >= 0 and learning_rate > 0. Received: "
-                         f"weight_decay={config.weight_decay}, "
-                         f"learning_rate={config.learning_rate}.")
+    _validate_numbers(config)
+
+
+# Numeric settings and their ranges: (low, high, high_open); NaN is out of every range.
+_INF = float("inf")
+_FLOAT_RANGES = {"learning_rate": (1e-12, _INF, True), "weight_decay": (0.0, _INF, True),
+                 "momentum": (0.0, 1.0, True), "warmup_epochs": (0.0, _INF, True),
+                 "warmup_factor": (1e-12, _INF, True), "label_smoothing": (0.0, 1.0, True),
+                 "collective_timeout": (0.0, _INF, False)}
+_INT_MINIMUMS = {"batch_size": 1, "image_size": 1, "steps_per_execution": 1,
+                 "base_batch_size": 1, "plateau_patience": 1, "cpu_devices": 0, "seed": 0,
+                 "max_steps_per_epoch": 1, "total_iterations": 1, "num_classes": 2,
+                 "epochs": 1}
+
+
+def _validate_numbers(config):
+    """Types and ranges of the numeric settings (NumPy numbers accepted): a negative
+    or zero step cap, a NaN weight decay or a float epoch count is refused before
+    anything runs."""
+    for name, (low, high, high_open) in _FLOAT_RANGES.items():
+        value = getattr(config, name)
+        if value is None and name == "collective_timeout":
+            continue
+        _in_range(config, name, low, high, high_open=high_open)
+    for name, minimum in _INT_MINIMUMS.items():
+        value = getattr(config, name)
+        if value is None and name in ("max_steps_per_epoch", "total_iterations",
+                                      "num_classes", "epochs"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            allowed = f"an integer >= {minimum}" + (
+                " or unset (no cap)" if name == "max_steps_per_epoch" else "")
+            raise ConfigError(f"{name} must be {allowed}. Received: {name}={value!r}.")
 
 
 def _in_range(config, name, low, high, *, high_open=False):
     value = getattr(config, name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
         low <= value < high if high_open else low <= value <= high)  # NaN fails both
     if not ok:
         bracket = ")" if high_open else "]"

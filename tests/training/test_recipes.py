@@ -105,3 +105,19 @@ def test_train_script_saves_the_ema_weights_as_the_model(tmp_path):
     last = keras.saving.load_model(str(out / "last.keras"))
     moved = [not np.array_equal(a, b) for a, b in zip(final.get_weights(), last.get_weights())]
     assert any(moved)  # model.keras holds the average, last.keras the raw weights
+
+
+@pytest.mark.parametrize("setting,value,match", [
+    ("max_steps_per_epoch", -1, r"max_steps_per_epoch must be an integer >= 1 or unset"),
+    ("max_steps_per_epoch", 0, r"max_steps_per_epoch must be an integer >= 1 or unset"),
+    ("weight_decay", float("nan"), r"weight_decay must be a number in \[0.0, inf\).*nan"),
+    ("learning_rate", float("inf"), r"learning_rate must be a number"),
+    ("momentum", 1.5, r"momentum must be a number in \[0.0, 1.0\)"),
+    ("epochs", 2.5, r"epochs must be an integer >= 1"),
+    ("seed", -3, r"seed must be an integer >= 0"),
+])
+def test_numeric_settings_are_range_checked_before_anything_runs(setting, value, match):
+    # issue 16, item 9: -1 trained forever, 0 meant "no cap", NaN decay trained undecayed.
+    with pytest.raises(ValueError, match=match):
+        loop.validate(training.build_config("digits", **{setting: value}))
+    loop.validate(training.build_config("digits", max_steps_per_epoch=np.int64(3)))
