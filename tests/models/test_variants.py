@@ -8,8 +8,8 @@ import pytest
 import keras_resnet
 from keras_resnet.models import VARIANTS
 
-# ../shared/REFERENCE.md: trainable parameters with 1000 (ImageNet) or 10 (CIFAR)
-# classes, identical to torchvision and to the paper's CIFAR code.
+# Trainable parameters with 1000 (ImageNet) or 10 (CIFAR) classes, as torchvision's
+# models and the CIFAR paper's code (He et al. 2015, section 4.2) count them.
 TRAINABLE = {
     "resnet18": 11_689_512,
     "resnet34": 21_797_672,
