@@ -1,6 +1,7 @@
 """Exported artifacts to benchmark, written with keras_resnet.export's converters:
-SavedModel, LiteRT (TFLite) float32/float16/dynamic_int8/int8, ONNX, and ONNX int8
-(QDQ static quantization, see `quantization`)."""
+SavedModel, LiteRT (TFLite) float32/float16/dynamic_int8/int8, ONNX, ONNX int8 (QDQ
+static quantization, see `quantization`), and OpenVINO IR converted from those two ONNX
+files (timed at f32, at the host's default precision and as int8)."""
 
 import os
 import time
@@ -20,6 +21,9 @@ FILES = {
     "litert_int8": "int8.tflite",
     "onnxruntime": "model.onnx",
     "onnxruntime_int8": "model_int8_qdq.onnx",
+    "openvino_f32": "model.xml",
+    "openvino": "model.xml",
+    "openvino_int8": "model_int8.xml",
 }
 
 
@@ -54,7 +58,7 @@ def export_all(model, folder, runtimes, *, calibration):
     Returns:
         dict: runtime -> {"path", "size_mb", "convert_s"}.
     """
-    from keras_resnet.export import onnx_export, savedmodel, tflite
+    from keras_resnet.export import onnx_export, openvino_export, savedmodel, tflite
 
     os.makedirs(folder, exist_ok=True)
     wanted = [r for r in FILES if r in set(runtimes)]
@@ -80,13 +84,24 @@ def export_all(model, folder, runtimes, *, calibration):
         with open(path, "wb") as handle:
             handle.write(flatbuffer)
         record(runtime, path, start)
-    if "onnxruntime" in wanted or "onnxruntime_int8" in wanted:
+    if any(r.startswith(("onnxruntime", "openvino")) for r in wanted):
         start = time.perf_counter()
         onnx_export.convert(model, onnx_path, input_name=INPUT_NAME, output_name=OUTPUT_NAME)
         record("onnxruntime", onnx_path, start)
-    if "onnxruntime_int8" in wanted:
+    int8_onnx = os.path.join(folder, FILES["onnxruntime_int8"])
+    if "onnxruntime_int8" in wanted or "openvino_int8" in wanted:
         start = time.perf_counter()
-        path = os.path.join(folder, FILES["onnxruntime_int8"])
-        quantization.quantize_onnx_static(onnx_path, path, calibration)
-        record("onnxruntime_int8", path, start)
+        quantization.quantize_onnx_static(onnx_path, int8_onnx, calibration)
+        record("onnxruntime_int8", int8_onnx, start)
+    if "openvino" in wanted or "openvino_f32" in wanted:
+        start = time.perf_counter()
+        path = os.path.join(folder, FILES["openvino"])
+        openvino_export.write(onnx_path, path)
+        record("openvino", path, start)
+        done["openvino_f32"] = done["openvino"]
+    if "openvino_int8" in wanted:
+        start = time.perf_counter()
+        path = os.path.join(folder, FILES["openvino_int8"])
+        openvino_export.write(int8_onnx, path)
+        record("openvino_int8", path, start)
     return {r: v for r, v in done.items() if r in wanted}

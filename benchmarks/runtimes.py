@@ -11,8 +11,12 @@ TF_RUNTIMES = ("tf", "tf_xla")
 # jax.jit (XLA), "torch" is eager PyTorch. Each needs its backend to be the active one.
 KERAS_RUNTIMES = ("jax", "torch")
 # Runtimes of an exported artifact (`artifacts.FILES` names the file of each).
+# OpenVINO: "openvino_f32" pins INFERENCE_PRECISION_HINT=f32, "openvino" takes the
+# host's default (bf16 on CPUs with AMX or AVX512_BF16), "openvino_int8" runs the QDQ
+# model's int8 kernels.
 EXPORTED_RUNTIMES = ("savedmodel", "litert_float32", "litert_float16", "litert_dynamic_int8",
-                     "litert_int8", "onnxruntime", "onnxruntime_int8")
+                     "litert_int8", "onnxruntime", "onnxruntime_int8", "openvino_f32",
+                     "openvino", "openvino_int8")
 INFERENCE_RUNTIMES = TF_RUNTIMES + EXPORTED_RUNTIMES + KERAS_RUNTIMES
 
 
@@ -53,6 +57,11 @@ def _exported_predictor(runtime, artifact, threads):
         from keras_resnet.export import tflite
 
         return tflite.load(artifact, threads=threads)
+    if runtime.startswith("openvino"):
+        from keras_resnet.export import openvino_export
+
+        precision = "f32" if runtime == "openvino_f32" else None
+        return openvino_export.load(artifact, threads=threads, inference_precision=precision)
     from keras_resnet.export import onnx_export
 
     return onnx_export.load(artifact, threads=threads)

@@ -15,7 +15,8 @@ FULL_RUNTIMES = {
     "resnet50": INFERENCE_RUNTIMES,
     "keras_applications_resnet50": TF_RUNTIMES + ("savedmodel", "litert_float32",
                                                   "litert_int8", "onnxruntime",
-                                                  "onnxruntime_int8"),
+                                                  "onnxruntime_int8", "openvino_f32",
+                                                  "openvino", "openvino_int8"),
     "resnet50_v1": TF_RUNTIMES,
     "resnet18": TF_RUNTIMES + ("litert_float32", "litert_int8", "onnxruntime"),
     "resnet20": INFERENCE_RUNTIMES,
@@ -158,8 +159,8 @@ def full_settings(gpu=False, backend="tensorflow"):
         # separates the cost of our layers from the 6% extra arithmetic of v1.5.
         + [[["resnet50_v1", runtime], [models_lib.BASELINE, runtime]]
            for runtime in OURS_VS_BASELINE]
-        + [[["resnet50", int8], ["resnet50", "litert_float32"]]
-           for int8 in ("litert_int8", "onnxruntime_int8")]
+        + [[["resnet50", fast], ["resnet50", "litert_float32"]]
+           for fast in ("litert_int8", "onnxruntime_int8", "openvino", "openvino_int8")]
         + _keras_hub_pairs(("tf", "tf_xla")),
         training={"resnet50": ("plain",) + xla + xla_spe + mixed,
                   "keras_applications_resnet50": ("default",) + xla + mixed,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from benchmarks import (
@@ -391,3 +392,31 @@ def test_input_pipeline_runs_the_torchvision_v2_augmentations(tmp_path, monkeypa
     assert result["augmentations"] == "torchvision_v2" and result["img_per_s"] > 0
     with pytest.raises(ValueError, match="augmentations='v3'"):
         pipeline.input_pipeline(folder, batch=2, image_size=32, batches=1, augmentations="v3")
+
+
+def test_openvino_runtimes_run_the_exported_ir(tmp_path):
+    import keras
+
+    import keras_resnet
+    from benchmarks import artifacts, runtimes
+
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.build_resnet((1, 1), block="basic", stem="cifar", stage_widths=(8, 16),
+                                      input_shape=(16, 16, 3), classes=4)
+    calibration = artifacts.calibration_images(16, 8)
+    written = artifacts.export_all(model, str(tmp_path), ("openvino_f32", "openvino",
+                                                          "openvino_int8"),
+                                   calibration=calibration)
+    assert set(written) == {"openvino_f32", "openvino", "openvino_int8"}
+    expected = model.predict(calibration, verbose=0)
+    for runtime in written:
+        predict = runtimes.predictor("resnet20", runtime, artifact=written[runtime]["path"],
+                                     threads=1)
+        out = predict(calibration)
+        assert out.shape == expected.shape
+        # f32 matches closely; the host default (bf16 where the CPU has it) and int8 agree
+        # on the top class of most images.
+        if runtime == "openvino_f32":
+            np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+        else:
+            assert np.mean(out.argmax(-1) == expected.argmax(-1)) >= 0.5
