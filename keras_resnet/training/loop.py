@@ -818,8 +818,10 @@ def _build_model(config, num_classes):
         return weights_lib.load_weights(model, config.weights, variant=config.model,
                                         skip_head="auto")
     except (ValueError, OSError, ImportError) as error:
+        # One line: the command-line tools print it as their single error line.
+        why = " ".join(str(error).split())
         raise ConfigError(f"weights={config.weights!r} cannot be loaded into "
-                          f"model={config.model!r}: {error}") from None
+                          f"model={config.model!r}: {why}") from None
 
 
 def set_trainable(model, freeze):
