@@ -103,8 +103,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         fold_bn: bool. Export an inference copy with BatchNormalization folded into the
             convolutions (`keras_resnet.models.fold_batch_norm`): the TensorFlow graph
             then runs one fused convolution where Keras' BN would be separate multiplies
-            and adds (ResNet-50 SavedModel inference measured 1.04-1.16x in float32 and
-            1.5x under mixed_bfloat16 on an AVX512_BF16 CPU); parity is still checked
+            and adds (ResNet-50 TF inference measured 1.04-1.16x in float32 and
+            1.34-1.57x under mixed_bfloat16 on an AVX512_BF16 CPU); parity is still checked
             against the original model. Defaults to True.
 
     Returns:
