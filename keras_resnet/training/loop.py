@@ -489,7 +489,10 @@ def create_input_pipeline(config, strategy, normalization_mode):
                        label_offset=config.label_offset, num_classes=config.num_classes)
     try:
         train_source = data_lib.load_source(config.dataset, "train", **source_args)
-        eval_source = data_lib.load_source(config.dataset, "eval", **source_args)
+        # The held-out labels must fit the training classes (a TFRecord split is
+        # range-checked against them).
+        eval_source = data_lib.load_source(config.dataset, "eval", **{
+            **source_args, "num_classes": config.num_classes or train_source.num_classes})
     except ValueError as error:
         raise ConfigError(str(error)) from None
     num_classes = train_source.num_classes

@@ -121,3 +121,26 @@ def test_numeric_settings_are_range_checked_before_anything_runs(setting, value,
     with pytest.raises(ValueError, match=match):
         loop.validate(training.build_config("digits", **{setting: value}))
     loop.validate(training.build_config("digits", max_steps_per_epoch=np.int64(3)))
+
+
+def test_held_out_tfrecord_labels_must_fit_the_training_classes(tmp_path):
+    # issue 16, item 12: a validation split with labels the training split lacks.
+    import tensorflow as tf
+
+    def shard(name, labels):
+        with tf.io.TFRecordWriter(str(tmp_path / f"{name}-00000-of-00001")) as writer:
+            for label in labels:
+                feature = {
+                    "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
+                        value=[tf.io.encode_png(tf.zeros((8, 8, 3), tf.uint8)).numpy()])),
+                    "image/class/label": tf.train.Feature(
+                        int64_list=tf.train.Int64List(value=[label]))}
+                writer.write(tf.train.Example(
+                    features=tf.train.Features(feature=feature)).SerializeToString())
+
+    shard("train", [0, 1, 2] * 6)
+    shard("validation", [0, 4])
+    config = training.build_config("digits", dataset=f"tfrecord:{tmp_path}/train-*",
+                                   batch_size=4)
+    with pytest.raises(ValueError, match=r"span \[0, 4\], out of range \[0, 3\)"):
+        loop.create_input_pipeline(config, tf.distribute.get_strategy(), "torch")
