@@ -338,9 +338,10 @@ def test_only_keeps_the_named_models_and_their_pairs():
     settings = full_settings().only(["resnet50", "keras_hub_resnet50"])
     assert set(settings.inference) == {"resnet50"}
     assert set(settings.training) == {"resnet50"}
-    # Ours' int8 against ours' float32 stays: both arms are resnet50.
+    # Ours' int8 and OpenVINO against ours' float32 stay: both arms are resnet50.
     assert settings.pairs == [[["resnet50", r], ["resnet50", "litert_float32"]]
-                              for r in ("litert_int8", "onnxruntime_int8")] + [
+                              for r in ("litert_int8", "onnxruntime_int8", "openvino",
+                                        "openvino_int8")] + [
         [["resnet50", r], ["keras_hub_resnet50", r]] for r in ("tf", "tf_xla")]
     assert settings.training_pairs == [[["resnet50", "default"],
                                         ["keras_hub_resnet50", "default"]]]
