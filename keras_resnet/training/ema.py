@@ -42,6 +42,7 @@ class ModelEMA(keras.callbacks.Callback):
         self.updates = 0
         self.step = 0
         self._held = None
+        self._last_batch = -1
 
     # -- state, for checkpoints ------------------------------------------------
     def get_state(self):
@@ -66,9 +67,17 @@ class ModelEMA(keras.callbacks.Callback):
                 average += (1.0 - self.decay) * np.asarray(w, np.float64)
         self.updates += 1
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last_batch = -1
+
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step % self.every == 0:
+        # With steps_per_execution > 1, Keras calls this once per execution with the
+        # index of its last batch: count the steps it covered.
+        last = getattr(self, "_last_batch", -1)
+        covered = max(1, batch - last)
+        self._last_batch = batch
+        before, self.step = self.step, self.step + covered
+        if self.step // self.every > before // self.every:
             self.update([keras.ops.convert_to_numpy(w) for w in self.model.weights])
 
     def swap_in(self, model=None):

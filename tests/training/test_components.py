@@ -121,3 +121,13 @@ def test_bce_targets_and_value_follow_timm():
     assert float(loss(mixed, p)) == pytest.approx(want, rel=1e-5)
     with pytest.raises(ValueError, match=r"loss='nll'.*\['ce', 'bce'\]"):
         losses.create_loss("nll")
+
+
+def test_ema_counts_steps_when_keras_reports_every_few_steps():
+    ema = ema_lib.ModelEMA(0.5, every=4)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    ema.set_model(model)
+    ema.on_epoch_begin(0)
+    for batch in (1, 3, 5, 7):  # steps_per_execution=2: Keras reports batches 1, 3, 5, 7
+        ema.on_train_batch_end(batch)
+    assert (ema.step, ema.updates) == (8, 2)
