@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Main job: train on the embedded default data (scikit-learn digits), then export.
+# Main job: train on the embedded default data (scikit-learn digits), then export (a rerun
+# replaces its own saved_models/resnet20; train.py alone refuses an existing export).
 run: $(STAMP)
-	$(PY) scripts/train.py --export
+	$(PY) scripts/train.py --export --overwrite_export
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -108,6 +108,8 @@ class TrainConfig:
         output_dir: str. Where logs, metrics, checkpoints and the model go.
         export: bool. Export the trained model with keras_resnet.export.
         export_dir: str or None. Defaults to saved_models/<model>.
+        overwrite_export: bool. Replace an existing export in export_dir; without it an
+            existing destination stops the run before training, as export.py does.
         seed: int.
         deterministic: bool. Deterministic ops and input order.
         cache: bool or None. Cache decoded data (None: when small).
@@ -191,6 +193,7 @@ class TrainConfig:
     output_dir: str = "runs/default"
     export: bool = False
     export_dir: str = None
+    overwrite_export: bool = False
     seed: int = 0
     deterministic: bool = False
     cache: object = None
@@ -429,6 +432,8 @@ def train_and_evaluate(config):
     strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
                                         collective_timeout=config.collective_timeout)
     check_jit_compile(config, strategy)
+    if config.export and chief:
+        check_export_destination(config)
     output_dir = prepare_output_dir(config.output_dir)
     # Non-chief workers run the same callbacks but write to a scratch copy.
     work_dir = output_dir if chief else tempfile.mkdtemp(prefix="worker_", dir=output_dir)
@@ -850,6 +855,24 @@ def training_phases(config, epochs):
     return [(0, epochs, config.freeze)]
 
 
+def export_directory(config):
+    """Where `--export` writes: export_dir, else saved_models/<variant name>."""
+    name = keras_resnet.get_variant(config.model).name
+    return config.export_dir or os.path.join("saved_models", name)
+
+
+def check_export_destination(config):
+    """Refuses, before any training, an export destination that exists (unless
+    overwrite_export) or that is not an export folder, as scripts/export.py does."""
+    from keras_resnet.export import publish  # optional dependency, loaded on demand
+
+    try:
+        publish.check_destination(export_directory(config), config.overwrite_export)
+    except FileExistsError as error:
+        raise ConfigError(f"{error} With train.py: --overwrite_export or another "
+                          "--export_dir.") from None
+
+
 def export(model, config, train_source, eval_source, normalization):
     """Hands the trained model to keras_resnet.export with calibration and parity data."""
     from keras_resnet.export import export_model  # optional dependency, loaded on demand
@@ -860,11 +883,11 @@ def export(model, config, train_source, eval_source, normalization):
                                             **sample)
     parity = data_lib.sample_images(eval_source, min(32, eval_source.num_examples), **sample)
     name = keras_resnet.get_variant(config.model).name
-    directory = config.export_dir or os.path.join("saved_models", name)
+    directory = export_directory(config)
     export_model(model, output_dir=directory, model_name=name, formats="all",
                  representative_data=representative, parity_data=parity,
                  class_names=train_source.class_names, preprocessing=normalization.as_dict(),
-                 overwrite=True)
+                 overwrite=config.overwrite_export)
     return directory
 
 

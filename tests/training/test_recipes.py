@@ -144,3 +144,18 @@ def test_held_out_tfrecord_labels_must_fit_the_training_classes(tmp_path):
                                    batch_size=4)
     with pytest.raises(ValueError, match=r"span \[0, 4\], out of range \[0, 3\)"):
         loop.create_input_pipeline(config, tf.distribute.get_strategy(), "torch")
+
+
+def test_train_export_refuses_an_existing_export_before_training(tmp_path):
+    # issue 16, item 5: train.py --export replaced another export (overwrite=True).
+    existing = tmp_path / "export"
+    existing.mkdir()
+    (existing / "manifest.json").write_text("{}")
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--export",
+           f"--export_dir={existing}", f"--output_dir={tmp_path / 'run'}", "--verbose=0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    line, = [t for t in done.stderr.splitlines() if t.startswith("error: ")]
+    assert "already exists" in line and "--overwrite_export" in line
+    assert not (tmp_path / "run").exists()  # refused before anything was trained or written
+    assert (existing / "manifest.json").read_text() == "{}"
