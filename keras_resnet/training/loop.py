@@ -252,19 +252,11 @@ def validate(config):
         if getattr(config, name) not in allowed:
             raise ValueError(f"Unknown {name}={getattr(config, name)!r}. "
                              f"Allowed values: {list(allowed)}.")
-    for name in ("batch_size", "image_size", "steps_per_execution"):
-        if int(getattr(config, name)) < 1:
-            raise ValueError(f"{name} must be >= 1. Received: {name}={getattr(config, name)}.")
     if config.epochs is None and not config.total_iterations:
         raise ValueError("Set epochs (or total_iterations in the recipe).")
-    if config.epochs is not None and int(config.epochs) < 1:
-        raise ValueError(f"epochs must be >= 1. Received: epochs={config.epochs}.")
-    if not 0.0 <= config.label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1). "
-                         f"Received: label_smoothing={config.label_smoothing}.")
+    _validate_numbers(config)  # sizes, counts and rates, before the settings using them
     _validate_weights(config)
     _validate_recipe_components(config)
-    _validate_numbers(config)
 
 
 # Numeric settings and their ranges: (low, high, high_open); NaN is out of every range.
