@@ -31,8 +31,10 @@ def test_folded_copy_gives_the_same_outputs(name, folded):
     before = [w.copy() for w in model.get_weights()]
     fast = fold_batch_norm(model)
     assert len(foldable_pairs(model)) == folded
-    np.testing.assert_allclose(fast(X, training=False), model(X, training=False),
-                               rtol=1e-5, atol=1e-5)
+    want = np.asarray(model(X, training=False))
+    # Equal to 1e-5 of the logits' scale: the folded kernels round differently in float32.
+    np.testing.assert_allclose(fast(X, training=False), want, rtol=1e-5,
+                               atol=1e-5 * np.abs(want).max())
     assert [layer.name for layer in fast.layers] == [layer.name for layer in model.layers]
     assert sum(isinstance(layer, FoldedBatchNorm) for layer in fast.layers) == folded
     assert fast.get_layer("conv1_conv").use_bias
