@@ -351,13 +351,10 @@ def _validate_weights(config):
             f"linear_probe_epochs={config.linear_probe_epochs}.")
     if weights == "imagenet" or weights.startswith("hf://") or os.path.isfile(weights):
         return
-    tags = []
-    if hasattr(weights_lib, "list_weights"):  # the weights catalogue, where present
-        rows = weights_lib.list_weights(keras_resnet.get_variant(config.model).name)
-        tags = [row["tag"] if isinstance(row, dict) else getattr(row, "tag", row)
-                for row in rows]
-        if weights in tags:
-            return
+    tags = [row.tag for row in
+            weights_lib.list_weights(keras_resnet.get_variant(config.model).name)]
+    if weights in tags:
+        return
     looks_like_path = os.sep in weights or os.path.splitext(weights)[1] != ""
     what = "no such file" if looks_like_path else f"unknown tag for model={config.model!r}"
     allowed = WEIGHTS_ALLOWED + (f", or a tag: {tags}" if tags else "")
