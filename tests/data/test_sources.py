@@ -1,22 +1,19 @@
 """Dataset sources: digits, tensorflow-datasets (mocked), folders and TFRecords."""
 
-import io
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
+from factories import image_bytes, image_folder, write_images
 
 from keras_resnet import data
 
 NORM = data.Normalization.from_mode("torch")
 
 
-def _png(color, size=(12, 10)):
-    buffer = io.BytesIO()
-    Image.fromarray(np.full(size + (3,), color, np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _png(color):
+    return image_bytes("PNG", color=color)
 
 
 def _batches(source, **kwargs):
@@ -72,14 +69,8 @@ def test_unknown_dataset_lists_choices():
 
 
 def _make_folder(root, with_splits=False, corrupt=True):
-    colors = {"cat": 30, "dog": 200}
-    for split in ("train", "val") if with_splits else ("",):
-        for name, color in colors.items():
-            directory = os.path.join(root, split, name)
-            os.makedirs(directory, exist_ok=True)
-            for i in range(5):
-                with open(os.path.join(directory, f"{i}.png"), "wb") as f:
-                    f.write(_png(color + i))
+    image_folder(root, {"cat": 30, "dog": 200}, per_class=5, ext="png",
+                 splits=("train", "val") if with_splits else None)
     if corrupt:
         with open(os.path.join(root, "train" if with_splits else "", "cat", "broken.jpg"),
                   "wb") as f:
@@ -195,11 +186,8 @@ def test_folder_trains_with_imagenet_augmentation(tmp_path):
 
 
 # ---- layouts people keep (issue 16, item 11) and foreign TFRecords (item 12)
-def _images(directory, count, color=100, ext="png"):
-    os.makedirs(directory, exist_ok=True)
-    for i in range(count):
-        Image.fromarray(np.full((6, 6, 3), color + i, np.uint8)).save(
-            os.path.join(directory, f"{i}.{ext}"))
+def _images(directory, count, ext="png"):
+    write_images(directory, count, ext, color=100, size=(6, 6))
 
 
 def test_folder_ignores_hidden_and_macos_folders(tmp_path):

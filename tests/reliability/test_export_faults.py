@@ -16,40 +16,20 @@ def _siblings(path):
     return sorted(e for e in os.listdir(parent) if e.startswith(f".{name}."))
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    import keras
-
-    import keras_resnet
-    from keras_resnet import export
-
-    keras.utils.set_random_seed(0)
-    folder = tmp_path_factory.mktemp("export_faults")
-    model = keras_resnet.build_resnet((1, 1), block="basic", stem="cifar",
-                                      stage_widths=(8, 16), input_shape=(16, 16, 3),
-                                      classes=4, name="tiny")
-    path = str(folder / "tiny.keras")
-    model.save(path)
-    baseline = str(folder / "baseline")
-    export.export_model(path, output_dir=baseline, formats="savedmodel,tflite",
-                        tflite_modes=("float32",))
-    return path, baseline
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at,formats,published", [
     ("export_artifact:1", FORMATS, False),  # SavedModel written and checked, TFLite not
     ("export_artifact:2", FORMATS, False),  # every artifact written, manifest not
     ("export_publish:1", ["--format=savedmodel"], True),  # while replacing the old export
 ])
-def test_sigkill_during_export_keeps_a_valid_export(tiny, tmp_path, kill_at, formats,
+def test_sigkill_during_export_keeps_a_valid_export(tiny_export, tmp_path, kill_at, formats,
                                                     published):
     import shutil
 
     from keras_resnet import export
     from keras_resnet.export import manifest as manifest_lib
 
-    model_path, baseline = tiny
+    model_path, baseline = tiny_export
     dest = str(tmp_path / "tiny")
     shutil.copytree(baseline, dest)
     before = manifest_lib.file_table(dest, exclude=())

@@ -1,18 +1,17 @@
 """keras_resnet/_keras_compat.py: the patches work on this Keras and fail loudly, naming
 the attribute, on a Keras where their target is gone."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from factories import tiny_model
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
 from keras_resnet import _keras_compat
 
 
 def _model():
-    inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    model = tiny_model()
     model.compile(optimizer="sgd", loss="mse")
     return model
 
@@ -36,8 +35,8 @@ def test_multi_worker_fix_fails_loudly_when_its_target_is_gone(monkeypatch):
 
 def test_prebuild_builds_once_and_fails_loudly_when_its_target_is_gone(monkeypatch):
     model = _model()
-    data = tf.data.Dataset.from_tensors((np.zeros((2, 4), "float32"),
-                                         np.zeros((2, 2), "float32")))
+    data = tf.data.Dataset.from_tensors((np.zeros((2, 16, 16, 3), "float32"),
+                                         np.zeros((2, 3), "float32")))
     _keras_compat.prebuild(model, tf.distribute.get_strategy(), data)
     assert model.optimizer.built
     from keras.src.trainers import trainer

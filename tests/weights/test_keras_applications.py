@@ -11,6 +11,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from factories import tiny_model
 
 import keras_resnet
 from keras_resnet.weights import load_keras_applications_weights
@@ -108,8 +109,8 @@ def test_notop_model_skips_predictions(reference, tmp_path):
 def tiny(depths=(1, 1, 1, 1), **kw):
     kw.setdefault("version", "v1")
     kw.setdefault("bn_epsilon", 1.001e-5)
-    return keras_resnet.build_resnet(list(depths), block="bottleneck", classes=5,
-                                     input_shape=(SIZE, SIZE, 3), **kw)
+    return tiny_model(classes=5, size=SIZE, depths=depths, block="bottleneck",
+                      stem="imagenet", name="resnet", **kw)
 
 
 def test_deeper_model_names_first_missing_layer(tmp_path):

@@ -9,6 +9,7 @@ torchvision's.
 
 import numpy as np
 import pytest
+from factories import tiny_model
 
 import keras_resnet
 from keras_resnet.weights import torchvision as tv
@@ -189,8 +190,7 @@ def test_headless_model_skips_fc_and_matches_features():
 
 
 def tiny(depths=(1, 1, 1, 1), **kw):
-    kw.setdefault("block", "basic")
-    return keras_resnet.build_resnet(list(depths), input_shape=(64, 64, 3), classes=5, **kw)
+    return tiny_model(classes=5, size=64, depths=depths, stem="imagenet", name="resnet", **kw)
 
 
 def test_model_deeper_than_checkpoint_names_first_missing_layer():

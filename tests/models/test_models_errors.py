@@ -1,4 +1,6 @@
-"""Bad builder arguments raise ValueError naming the argument, value and what is allowed."""
+"""Bad builder arguments raise ValueError naming the argument, value and what is allowed:
+the one home of the models package's error tests (the other packages' are in
+tests/<package>/test_<package>_errors.py)."""
 
 import numpy as np
 import pytest
@@ -36,6 +38,11 @@ CIFAR = dict(stem="cifar", block="basic", input_shape=(32, 32, 3), classes=10)
     (dict(input_shape=(32, 10**6, 3)), r"input_shape.*\[1, 16,384\]"),
     (dict(input_shape=(32.5, 32, 3)), r"input_shape.*None or integers"),
     (dict(classes=np.float64("nan")), r"classes.*classes=.*nan"),
+    (dict(classes="ten"), r"classes.*integer.*classes='ten'"),
+    (dict(fused_bn="yes"), r"fused_bn.*True or False.*fused_bn='yes'"),
+    (dict(block="bottleneck", stage_widths=[4, 4, 4], width_per_group=4),
+     r"width_per_group=4 have no channels"),
+    (dict(stage_widths=[8, 8, 8], shortcut="A"), r"cannot reduce channels: input has 16"),
 ])
 def test_bad_builder_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

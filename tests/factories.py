@@ -1,0 +1,85 @@
+"""What the tests make for themselves: tiny models, encoded images, image folders and a
+tiny export. Plain functions, importable from any test module (`tests/` is on
+pytest's `pythonpath`); `conftest.py` wraps them as fixtures.
+"""
+
+import io
+import os
+
+import numpy as np
+
+
+def tiny_model(classes=3, size=16, widths=(4, 8), depths=None, block="basic", stem="cifar",
+               name="tiny", **kwargs):
+    """A ResNet with one block per stage (by default two stages of 4 and 8 channels at
+    16x16): builds and runs in well under a second. `kwargs` go to `build_resnet`."""
+    import keras_resnet
+
+    depths = tuple(depths or (1,) * len(widths))
+    if stem == "cifar":
+        kwargs["stage_widths"] = tuple(widths)
+    return keras_resnet.build_resnet(depths, block=block, stem=stem,
+                                     input_shape=(size, size, 3), classes=classes,
+                                     name=name, **kwargs)
+
+
+def image_bytes(fmt="JPEG", mode="RGB", size=(12, 10), color=None, seed=0, **save):
+    """One encoded image: random pixels (or a flat `color`) in PIL `mode`."""
+    from PIL import Image
+
+    channels = {"RGB": 3, "L": 1, "CMYK": 4, "RGBA": 4}[mode]
+    shape = (size[1], size[0], channels)
+    if color is None:
+        pixels = np.random.default_rng(seed).integers(0, 255, shape, dtype=np.uint8)
+    else:
+        pixels = np.full(shape, color, np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(
+        buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP"}
+
+
+def write_images(directory, count, ext="jpg", color=None, size=(12, 10), seed=0):
+    """Writes `directory/0.ext` .. `directory/{count-1}.ext`: flat colours `color + i`, or
+    random pixels when `color` is None."""
+    os.makedirs(str(directory), exist_ok=True)
+    for i in range(count):
+        pixel = None if color is None else (color + i) % 256
+        with open(os.path.join(str(directory), f"{i}.{ext}"), "wb") as f:
+            f.write(image_bytes(_FORMATS[ext], size=size, color=pixel, seed=seed + i))
+
+
+def image_folder(root, classes=("a", "b"), per_class=3, ext="jpg", splits=None, color=None,
+                 size=(12, 10)):
+    """Writes `root/[split/]class/i.ext`, `per_class` images per class, and returns `root`
+    as a str: the layout of `folder:` datasets, Keras' `image_dataset_from_directory` and
+    torchvision's `ImageFolder`.
+
+    Args:
+        classes: class folder names, or {name: base colour} for flat, distinct classes.
+        splits: None (no split folders) or split folder names such as ("train", "val").
+        color: base colour of every class when `classes` is a list; None: random pixels.
+    """
+    colors = classes if isinstance(classes, dict) else {name: color for name in classes}
+    for split in splits or ("",):
+        for c, (name, base) in enumerate(colors.items()):
+            write_images(os.path.join(str(root), split, name), per_class, ext, base, size,
+                         seed=100 * c)
+    return str(root)
+
+
+def tiny_export(output_dir, formats="savedmodel,tflite", **kwargs):
+    """Exports `tiny_model()` (seeded) to `output_dir` with the float32 TFLite mode only,
+    the cheapest export that has a SavedModel and a flat file; returns `output_dir`."""
+    import keras
+
+    from keras_resnet import export
+
+    keras.utils.set_random_seed(0)
+    kwargs.setdefault("tflite_modes", ("float32",))
+    export.export_model(kwargs.pop("model", None) or tiny_model(), output_dir=str(output_dir),
+                        formats=formats, **kwargs)
+    return str(output_dir)

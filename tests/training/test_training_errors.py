@@ -1,0 +1,60 @@
+"""Bad training settings: unknown names, out-of-range numbers, an unwritable output
+folder, a batch larger than the data, a diverging run. Each raises our error naming the
+setting, the value and what is allowed (see tests/bad_inputs.py)."""
+
+from bad_inputs import check, parametrize
+
+from keras_resnet import training
+from keras_resnet.training import loop
+
+
+def _train(tmp_path, **overrides):
+    settings = dict(epochs=1, max_steps_per_epoch=3, batch_size=16, image_size=16, verbose=0,
+                    output_dir=str(tmp_path / "run"))
+    config = training.build_config("digits", **{**settings, **overrides})
+    return training.train_and_evaluate(config)
+
+
+def _diverges(tmp_path):
+    # A rate of 1e30 sends the weights to inf within a few steps: the NaN guard stops
+    # the run with our error rather than finishing with a NaN model.
+    _train(tmp_path, learning_rate=1e30, scale_lr=False)
+
+
+def _unwritable_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    loop.prepare_output_dir(str(blocker / "run"))
+
+
+def _validate(**overrides):
+    def case(tmp_path):
+        loop.validate(training.build_config("digits", **overrides))
+    return case
+
+
+def _build_config(*args, **kwargs):
+    def case(tmp_path):
+        training.build_config(*args, **kwargs)
+    return case
+
+
+CASES = [
+    ("train-unknown-setting", _build_config("digits", epochz=3), ValueError, "epochz"),
+    ("train-unknown-recipe", _build_config("imagenet22k"), ValueError, "imagenet22k"),
+    ("train-unknown-strategy", _validate(strategy="gpu"), ValueError, "strategy='gpu'"),
+    ("train-unknown-model", _validate(model="resnet21"), ValueError, "resnet21"),
+    ("train-zero-epochs", _validate(epochs=0), ValueError, "epochs"),
+    ("train-zero-batch", _validate(batch_size=0), ValueError, "batch_size"),
+    ("train-label-smoothing-1", _validate(label_smoothing=1.0), ValueError, "label_smoothing"),
+    ("train-negative-lr", _validate(learning_rate=-0.1), ValueError, "learning_rate"),
+    ("train-unwritable-output", _unwritable_output, ValueError, "not writable"),
+    ("train-batch-larger-than-data", lambda t: _train(t, batch_size=4096), ValueError,
+     "fewer than the global batch"),
+    ("train-nan-loss", _diverges, training.TrainingDiverged, "NaN/inf at epoch 1"),
+]
+
+
+@parametrize(CASES)
+def test_bad_input(case, error, match, tmp_path):
+    check(case, error, match, tmp_path)
