@@ -79,7 +79,7 @@ def test_bad_eval_sizes_and_warmup_start_are_refused(overrides, match):
         loop.validate(training.build_config("digits", **overrides))
 
 
-def test_split_sizes_build_a_model_taking_both_and_export_a_fixed_copy():
+def test_split_sizes_build_a_model_taking_both_and_export_a_fixed_copy(monkeypatch):
     config = training.build_config("digits", model="resnet20", image_size=16,
                                    eval_image_size=24, batch_size=32)
     pipelines = loop.create_input_pipeline(config, tf.distribute.get_strategy(), "torch")
@@ -93,6 +93,17 @@ def test_split_sizes_build_a_model_taking_both_and_export_a_fixed_copy():
     assert fixed.input_shape == (None, 24, 24, 3)
     np.testing.assert_allclose(fixed(eval_images, training=False),
                                model(eval_images, training=False), atol=1e-5)
+    # --export hands the exporters that copy and calibration/parity images at 24.
+    import keras_resnet.export
+
+    seen = {}
+    monkeypatch.setattr(keras_resnet.export, "export_model",
+                        lambda model, **kwargs: seen.update(model=model, **kwargs))
+    loop.export(model, config, pipelines.train_source, pipelines.eval_source,
+                pipelines.normalization)
+    assert seen["model"].input_shape == (None, 24, 24, 3)
+    assert seen["representative_data"].shape[1:] == seen["parity_data"].shape[1:] == (
+        24, 24, 3)
     # Built at the smaller side first, so the builder still checks it against the
     # network's stride (32 for ResNet-50).
     with pytest.raises(ValueError, match=r"Input height 16 is smaller than the network's "
