@@ -7,6 +7,10 @@ Modes (a recipe picks one):
   horizontal flip; eval = resize to `size`.
 - "shift": "cifar" without the flip (digits and text are not mirror-symmetric).
 - "none": resize to `size` for both.
+
+`eval_transform(..., resize_side=R)` replaces any mode's evaluation view with "resize the
+shorter side to R + center crop `size`", the test-time view of torchvision's references
+(`--val-resize-size 232 --val-crop-size 224`) and timm (resize floor(size / crop_pct)).
 """
 
 import math
@@ -85,9 +89,20 @@ def train_transform(image, mode, size, seed):
     return image
 
 
-def eval_transform(image, mode, size):
-    """Evaluation view: float32 (size, size, C) in the 0..255 pixel scale."""
+def eval_transform(image, mode, size, resize_side=None):
+    """Evaluation view: float32 (size, size, C) in the 0..255 pixel scale.
+
+    Args:
+        image: uint8 or float tensor (H, W, C).
+        mode: str. One of `MODES`.
+        size: int. Output side (the center crop).
+        resize_side: int or None. Shorter side the image is resized to before the
+            center crop, in every mode. None: the mode's own view (see the module docstring).
+            Defaults to None.
+    """
     image = tf.cast(image, tf.float32)
+    if resize_side is not None:
+        return center_crop(resize_shorter_side(image, resize_side), size)
     if mode == "imagenet":
         side = tf.cast(tf.math.ceil(size / EVAL_CROP_FRACTION), tf.int32)
         return center_crop(resize_shorter_side(image, side), size)

@@ -50,7 +50,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
                  num_classes=None, one_hot=False, channels=3, cache=None, shuffle_buffer=None,
                  seed=0, deterministic=False, input_context=None, repeat=False,
                  auto_augment="none", magnitude=9, magnitude_std=0.5, random_erase=0.0,
-                 mix=None, repeated_augmentation=1):
+                 mix=None, repeated_augmentation=1, resize_size=None):
     """Builds the input pipeline of one split.
 
     Args:
@@ -58,7 +58,8 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         training: bool. Shuffle, augment and drop the last partial batch.
         batch_size: int. Batch size of this pipeline (per worker: the global batch
             divided over input pipelines by the caller or `input_context`).
-        image_size: int. Side of the square model input.
+        image_size: int. Side of the square model input: the training crop, or the
+            evaluation crop of a held-out split (a run's eval_image_size).
         augment: str. One of `keras_resnet.data.augment.MODES`.
         normalization: `Normalization`.
         num_classes: int or None. Needed when `one_hot`. Defaults to None.
@@ -91,6 +92,10 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             shuffled training image comes this many times in a row, each copy with its
             own augmentation, so copies share a global batch. An epoch keeps its number
             of steps, so it sees 1/repeated_augmentation of the images. Defaults to 1.
+        resize_size: int or None. Held-out splits only: the shorter side images are
+            resized to before the center `image_size` crop (torchvision's
+            --val-resize-size). None: the augment mode's evaluation view.
+            Defaults to None.
 
     Returns:
         `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
@@ -109,6 +114,12 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             or repeated_augmentation < 1:
         raise ValueError(f"repeated_augmentation must be an integer >= 1. "
                          f"Received: repeated_augmentation={repeated_augmentation!r}.")
+    if resize_size is not None and (isinstance(resize_size, bool)
+                                    or not isinstance(resize_size, (int, np.integer))
+                                    or resize_size < image_size):
+        raise ValueError(f"resize_size must be an integer >= image_size={image_size} (the "
+                         f"center crop is taken from the resized image). "
+                         f"Received: resize_size={resize_size!r}.")
     mixing_on = training and mix is not None and mix.enabled
     if mixing_on and not one_hot:
         raise ValueError("mixup/cutmix mix the targets: they need one_hot=True.")
@@ -156,7 +167,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         if training:
             image = augment_lib.train_transform(image, augment, image_size, example_seed)
         else:
-            image = augment_lib.eval_transform(image, augment, image_size)
+            image = augment_lib.eval_transform(image, augment, image_size, resize_size)
         image.set_shape([image_size, image_size, None])
         image = _match_channels(image, channels)
         if training and auto_augment != "none":
@@ -221,12 +232,13 @@ def _match_channels(image, channels):
     raise ValueError(f"Cannot feed {static}-channel images to a {channels}-channel model.")
 
 
-def sample_images(source, count, *, image_size, augment, normalization, channels=3):
+def sample_images(source, count, *, image_size, augment, normalization, channels=3,
+                  resize_size=None):
     """The first `count` eval-transformed, normalized images of `source` as a float32
     NumPy array (for export calibration and parity checks)."""
     dataset = make_dataset(source, training=False, batch_size=count, image_size=image_size,
                            augment=augment, normalization=normalization, channels=channels,
-                           cache=False)
+                           cache=False, resize_size=resize_size)
     for images, _ in dataset.take(1):
         return np.asarray(images, np.float32)
     raise ValueError(f"dataset={source.name!r} ({source.split}) yielded no images.")

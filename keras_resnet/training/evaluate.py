@@ -20,16 +20,23 @@ def ten_crops(image, size):
     return tf.stack(crops)
 
 
-def fully_convolutional(model):
-    """A copy of `model` that accepts any input height and width (same weights)."""
+def with_input_size(model, size):
+    """A copy of `model` (same weights) whose input is (size, size, channels); None
+    accepts any height and width. Training at one size and testing or exporting at
+    another (torchvision's 176 / 224) go through it."""
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "InputLayer":
             shape = layer["config"]["batch_shape"]
-            layer["config"]["batch_shape"] = [shape[0], None, None, shape[-1]]
+            layer["config"]["batch_shape"] = [shape[0], size, size, shape[-1]]
     clone = model.__class__.from_config(config)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def fully_convolutional(model):
+    """A copy of `model` that accepts any input height and width (same weights)."""
+    return with_input_size(model, None)
 
 
 def evaluate_model(model, source, *, normalization, mode="center", image_size=224,
@@ -100,4 +107,5 @@ def evaluate_model(model, source, *, normalization, mode="center", image_size=22
     return {"top1": top1 / total, "top5": top5 / total, "examples": total}
 
 
-__all__ = ["evaluate_model", "ten_crops", "fully_convolutional", "MODES", "PAPER_SCALES"]
+__all__ = ["evaluate_model", "ten_crops", "fully_convolutional", "with_input_size", "MODES",
+           "PAPER_SCALES"]

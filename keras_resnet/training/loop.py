@@ -19,6 +19,7 @@ from keras_resnet import data as data_lib
 from keras_resnet import weights as weights_lib
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import ema as ema_lib
+from keras_resnet.training import evaluate as evaluate_lib
 from keras_resnet.training import losses as losses_lib
 from keras_resnet.training import optimizers as optimizers_lib
 from keras_resnet.training import recipes as recipes_lib
@@ -91,9 +92,20 @@ class TrainConfig:
         warmup_for_models: dict. Model name -> warmup iterations (the paper's ResNet-110).
         warmup_mode: str. "linear" or "constant".
         warmup_factor: float. Rate multiplier during constant warmup.
+        warmup_start_factor: float. Linear warmup starts at learning_rate x this and
+            rises linearly to learning_rate (torchvision's --lr-warmup-decay, 0.01; timm's
+            --warmup-lr / --lr); 0: the first step is at learning_rate / warmup steps.
         plateau_patience: int. Epochs without val_loss improvement before /10.
         augment: str. keras_resnet.data.AUGMENT_MODES.
-        image_size: int. Side of the model input.
+        image_size: int. Side of the training crop (torchvision's --train-crop-size).
+        eval_image_size: int or None. Side of the held-out images: the validation
+            during training, the final test, the exported model's input
+            (torchvision's --val-crop-size, timm's test input size). None: image_size.
+            When it differs from image_size, the model takes any input height and width.
+        eval_resize_size: int or None. Shorter side held-out images are resized to before
+            their center eval_image_size crop (torchvision's --val-resize-size; timm's
+            floor(size / crop_pct)). None: the augment mode's view (imagenet: ceil(
+            eval_image_size / 0.875); the others resize straight to eval_image_size).
         label_smoothing: float. Label smoothing of the cross-entropy (0: none).
         strategy: str. keras_resnet.training.STRATEGIES.
         cpu_devices: int. Logical CPU devices to create (tests MirroredStrategy on CPU).
@@ -179,9 +191,12 @@ class TrainConfig:
     warmup_for_models: dict = dataclasses.field(default_factory=dict)
     warmup_mode: str = "linear"
     warmup_factor: float = 0.1
+    warmup_start_factor: float = 0.0
     plateau_patience: int = 5
     augment: str = "shift"
     image_size: int = 32
+    eval_image_size: int = None
+    eval_resize_size: int = None
     label_smoothing: float = 0.0
     strategy: str = "auto"
     cpu_devices: int = 0
@@ -264,11 +279,15 @@ _INF = float("inf")
 _FLOAT_RANGES = {"learning_rate": (1e-12, _INF, True), "weight_decay": (0.0, _INF, True),
                  "momentum": (0.0, 1.0, True), "warmup_epochs": (0.0, _INF, True),
                  "warmup_factor": (1e-12, _INF, True), "label_smoothing": (0.0, 1.0, True),
+                 "warmup_start_factor": (0.0, 1.0, True),
                  "collective_timeout": (0.0, _INF, False)}
 _INT_MINIMUMS = {"batch_size": 1, "image_size": 1, "steps_per_execution": 1,
                  "base_batch_size": 1, "plateau_patience": 1, "cpu_devices": 0, "seed": 0,
                  "max_steps_per_epoch": 1, "total_iterations": 1, "num_classes": 2,
-                 "epochs": 1}
+                 "epochs": 1, "eval_image_size": 1, "eval_resize_size": 1}
+# Integer settings where None means "unset" (no cap, derived, or the default view).
+_INT_UNSET_OK = ("max_steps_per_epoch", "total_iterations", "num_classes", "epochs",
+                 "eval_image_size", "eval_resize_size")
 
 
 def _validate_numbers(config):
@@ -282,13 +301,26 @@ def _validate_numbers(config):
         _in_range(config, name, low, high, high_open=high_open)
     for name, minimum in _INT_MINIMUMS.items():
         value = getattr(config, name)
-        if value is None and name in ("max_steps_per_epoch", "total_iterations",
-                                      "num_classes", "epochs"):
+        if value is None and name in _INT_UNSET_OK:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             allowed = f"an integer >= {minimum}" + (
-                " or unset (no cap)" if name == "max_steps_per_epoch" else "")
+                " or unset (no cap)" if name == "max_steps_per_epoch" else
+                " or unset (the default)" if name.startswith("eval_") else "")
             raise ConfigError(f"{name} must be {allowed}. Received: {name}={value!r}.")
+    crop = eval_image_size(config)
+    if config.eval_resize_size is not None and config.eval_resize_size < crop:
+        raise ConfigError(
+            f"eval_resize_size must be >= the eval crop {crop} (eval_image_size="
+            f"{config.eval_image_size!r}, image_size={config.image_size!r}): the crop is "
+            f"taken from the resized image. Received: eval_resize_size="
+            f"{config.eval_resize_size!r}.")
+
+
+def eval_image_size(config):
+    """Side of the held-out images, the final test and the export: eval_image_size, or
+    image_size when it is unset."""
+    return config.image_size if config.eval_image_size is None else config.eval_image_size
 
 
 def _in_range(config, name, low, high, *, high_open=False):
@@ -505,7 +537,7 @@ def create_input_pipeline(config, strategy, normalization_mode):
         config.total_iterations * passes * steps_per_epoch, steps_per_epoch)
 
     normalization = data_lib.Normalization.from_mode(normalization_mode)
-    pipeline_args = dict(image_size=config.image_size, augment=config.augment,
+    pipeline_args = dict(augment=config.augment,
                          normalization=normalization, num_classes=num_classes,
                          one_hot=one_hot_targets(config), seed=config.seed,
                          cache=config.cache, deterministic=config.deterministic)
@@ -518,12 +550,14 @@ def create_input_pipeline(config, strategy, normalization_mode):
 
     def train_fn(context):
         return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
-                                     input_context=context, repeat=True, **pipeline_args,
+                                     input_context=context, repeat=True,
+                                     image_size=config.image_size, **pipeline_args,
                                      **augmentation)
 
     def eval_fn(context):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
-                                     input_context=context, **pipeline_args)
+                                     input_context=context, image_size=eval_image_size(config),
+                                     resize_size=config.eval_resize_size, **pipeline_args)
 
     # Keras distributes a plain dataset itself, splitting each global batch over the
     # replicas (multi-worker: auto-sharded by element, where Keras fails on the PerReplica
@@ -567,7 +601,7 @@ def create_learning_rate_fn(config, data, epochs=None):
     schedule = schedules.WarmupSchedule(
         lr, epochs * steps_per_epoch, kind=config.schedule, warmup_steps=warmup_steps,
         warmup_mode=config.warmup_mode, warmup_factor=config.warmup_factor,
-        boundaries=boundaries)
+        boundaries=boundaries, warmup_start_factor=config.warmup_start_factor)
     return schedule, lr
 
 
@@ -726,6 +760,8 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         "epochs": data.epochs, "steps_per_epoch": data.steps_per_epoch,
         "global_batch_size": data.global_batch, "replicas": data.replicas,
         "learning_rate": lr, "seconds": time.time() - start, "skipped_images": skipped,
+        "image_size": config.image_size, "eval_image_size": eval_image_size(config),
+        "eval_resize_size": config.eval_resize_size,
         "num_classes": data.num_classes, "preprocessing": data.normalization.as_dict(),
         "weights": None if config.weights is None else str(config.weights),
         "freeze": config.freeze, "linear_probe_epochs": config.linear_probe_epochs,
@@ -796,9 +832,17 @@ def _build_model(config, num_classes):
         # at l = wd / 2.
         options.setdefault("kernel_regularizer", keras.regularizers.L2(config.weight_decay / 2))
     channels = options.pop("channels", 3)
-    options["input_shape"] = (config.image_size, config.image_size, channels)
+    # Built at the smaller size, so the builder checks it against the network's stride;
+    # with a train/eval split the model then takes any height and width.
+    sizes = {config.image_size, eval_image_size(config)}
+    options["input_shape"] = (min(sizes), min(sizes), channels)
     if config.loss == "bce":
         options["classifier_activation"] = "sigmoid"  # one-vs-all outputs
+    model = _create_model(config, num_classes, options)
+    return model if len(sizes) == 1 else evaluate_lib.with_input_size(model, None)
+
+
+def _create_model(config, num_classes, options):
     if config.weights is None:
         return keras_resnet.create_model(config.model, classes=num_classes, **options)
     try:
@@ -863,11 +907,16 @@ def check_export_destination(config):
 
 
 def export(model, config, train_source, eval_source, normalization):
-    """Hands the trained model to keras_resnet.export with calibration and parity data."""
+    """Hands the trained model to keras_resnet.export with calibration and parity data,
+    at the eval size: a model trained at another size is exported as a copy with a
+    fixed eval_image_size input, which the exporters need."""
     from keras_resnet.export import export_model  # optional dependency, loaded on demand
 
-    sample = dict(image_size=config.image_size, augment=config.augment,
-                  normalization=normalization)
+    size = eval_image_size(config)
+    if model.input_shape[1] != size:
+        model = evaluate_lib.with_input_size(model, size)
+    sample = dict(image_size=size, augment=config.augment, normalization=normalization,
+                  resize_size=config.eval_resize_size)
     representative = data_lib.sample_images(train_source, min(128, train_source.num_examples),
                                             **sample)
     parity = data_lib.sample_images(eval_source, min(32, eval_source.num_examples), **sample)

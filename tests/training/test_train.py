@@ -84,10 +84,15 @@ def test_digits_recipe_reaches_95_percent(tmp_path):
 def test_label_smoothing_decoupled_decay_and_nan_stop(tmp_path):
     quick = dict(model="resnet20", image_size=16, max_steps_per_epoch=2, verbose=0,
                  batch_size=16)
+    # Also trains at 16 and validates and tests at 24 (issue 15: --eval_image_size).
     result = train_and_evaluate(build_config(
         "digits", epochs=1, label_smoothing=0.1, weight_decay_mode="decoupled",
-        output_dir=str(tmp_path / "ok"), **quick))
+        eval_image_size=24, output_dir=str(tmp_path / "ok"), **quick))
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["epochs"] == 1
+    assert result["model"].input_shape == (None, None, None, 3)
+    written = json.loads((tmp_path / "ok" / "metrics.json").read_text())
+    assert (written["image_size"], written["eval_image_size"]) == (16, 24)
+    assert "val_loss" in written["epochs"][0]  # the held-out split ran at 24 during fit
     # A learning rate of 1e12 makes the loss overflow within a few steps.
     with pytest.raises(training.TrainingDiverged, match="NaN"):
         train_and_evaluate(build_config("digits", epochs=3, learning_rate=1e12,
