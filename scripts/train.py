@@ -53,7 +53,7 @@ def main(argv):
                 "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
         result = training.train_and_evaluate(config)
     except (training.ConfigError, training.TrainingDiverged, training.CheckpointWriteError,
-            training.WorkerLost) as error:
+            training.WorkerLost, training.RunFolderLocked) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"outputs: {result['output_dir']}")
