@@ -77,10 +77,10 @@ def _committed_backup(config, epoch):
     return data, backup
 
 
-def test_resume_refuses_other_settings_then_restart_discards_the_run(tmp_path):
+def test_resume_refuses_other_settings_and_fewer_epochs(tmp_path):
     """Item 2: another batch size, precision, model option or fewer epochs than
-    committed resumed silently. Item 1: the issue's command (one step at lr 1e30) exited
-    0 with NaN-producing model.keras, last.keras and best.keras."""
+    committed resumed silently (relabelled metrics, dropped optimizer state, or zero
+    epochs trained)."""
     out = str(tmp_path / "run")
     config = training.build_config("digits", epochs=3, output_dir=out, **QUICK)
     data, backup = _committed_backup(config, epoch=2)
@@ -96,19 +96,44 @@ def test_resume_refuses_other_settings_then_restart_discards_the_run(tmp_path):
         assert difference in message, message
     assert "--restart" in message and "another --output_dir" in message
     assert "\n" not in message
+    assert backup.committed_epoch() == 2  # refused before anything was written
     # Settings that may change: output paths, verbosity, the learning rate (how a
     # diverged run resumes from its last finite epoch) and more epochs.
     loop.check_resume(training.build_config("digits", **{
         **QUICK, "epochs": 5, "learning_rate": 0.01, "verbose": 2, "output_dir": out}),
         data, backup, out)
 
+
+def test_diverged_epoch_is_not_saved_and_a_lower_rate_resumes_after_the_last_finite(
+        tmp_path):
+    """Item 1: the update of epoch 2 (rate 1e12 after a warmup epoch at 1) leaves a
+    finite training loss and a NaN held-out loss. Before, it was committed and saved as
+    last.keras / best.keras / model.keras, and the run exited 0. `--restart` first
+    discards an older run of the folder (its backup, metrics and checkpoints only)."""
+    out = str(tmp_path / "run")
+    steps = QUICK["max_steps_per_epoch"]
+    run = dict(QUICK, epochs=2, warmup_epochs=1, warmup_mode="constant",
+               warmup_factor=1e-12, scale_lr=False, output_dir=out)
+    _committed_backup(training.build_config("digits", **{**run, "batch_size": 8}), epoch=1)
     user_file = tmp_path / "run" / "notes.txt"
     user_file.write_text("mine")
+
     with pytest.raises(training.TrainingDiverged) as stopped:
-        training.train_and_evaluate(training.build_config("digits", **{
-            **QUICK, "epochs": 1, "max_steps_per_epoch": 1, "learning_rate": 1e30,
-            "scale_lr": False, "restart": True, "output_dir": out}))
-    assert "diverged at epoch 1: the held-out loss val_loss is NaN" in str(stopped.value)
-    assert "nothing was committed yet" in str(stopped.value)
-    # The old run is gone (restart), and nothing of the diverged one was written.
-    assert sorted(os.listdir(out)) == [".run.lock", "logs", "notes.txt"]
+        training.train_and_evaluate(training.build_config(
+            "digits", learning_rate=1e12, restart=True, **run))
+    message = str(stopped.value)
+    assert "diverged at epoch 2: the held-out loss val_loss is NaN" in message, message
+    assert "backup stays at epoch 1" in message and "resumes after epoch 1" in message
+    assert sorted(os.listdir(out)) == [".run.lock", "backup", "best.keras", "last.keras",
+                                       "logs", "metrics.csv", "metrics.json", "notes.txt"]
+    last = training.load_model(os.path.join(out, "last.keras"))
+    assert int(last.optimizer.iterations) == steps  # epoch 1's, finite
+    assert cb.nonfinite_variables(last) == []
+    with open(os.path.join(out, "backup", cb.ResumableBackup.METADATA)) as f:
+        assert json.load(f)["steps"] == steps
+
+    result = training.train_and_evaluate(training.build_config(
+        "digits", learning_rate=0.1, **run))
+    assert int(result["model"].optimizer.iterations) == 2 * steps
+    assert np.isfinite(result["test_loss"])
+    assert not os.path.exists(os.path.join(out, "backup"))
