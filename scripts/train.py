@@ -7,7 +7,8 @@
     python scripts/train.py --study=degradation  # plain vs residual (paper Fig. 6)
 
 Every `TrainConfig` setting is a flag (keras_resnet.training.flags); unset flags take
-the recipe's value. Re-running the same command resumes an interrupted run. The last
+the recipe's value. Re-running the same command resumes an interrupted run (other
+run-defining settings are refused; `--restart` starts the folder over). The last
 line printed is `test accuracy: 0.xxxx`.
 """
 

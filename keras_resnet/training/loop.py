@@ -412,11 +412,11 @@ def prepare_output_dir(path):
 def run_fingerprint(config, data):
     """The run-defining settings of `config` (every `TrainConfig` field but those
     marked `MAY_CHANGE`) as JSON values, with the sizes derived from them and the data
-    (global batch, steps per epoch, classes), which `ResumableBackup` commits."""
+    (`global_batch`, `steps_per_epoch`, `classes`), which `ResumableBackup` commits."""
     settings = {f.name: _json_value(getattr(config, f.name))
                 for f in dataclasses.fields(TrainConfig) if RESUME not in f.metadata}
     settings.update(global_batch=data.global_batch, steps_per_epoch=data.steps_per_epoch,
-                    num_classes=data.num_classes)
+                    classes=data.num_classes)
     return settings
 
 
