@@ -6,11 +6,22 @@ data goes to a temporary file beside the target, named `.tmp<pid>_<name>`, which
 synced, renamed over the target, and the folder synced so that the rename survives a
 power cut. `remove_stale_temp` removes exactly those temporary names, and only when
 the process `<pid>` is dead, so a user's `report.tmp3999998.csv` is never touched.
+
+`save_keras` / `load_keras` write and read `.keras` files with the model's dtype policy
+recorded in the archive and applied on load, and `lock_run_folder` keeps a second
+trainer out of a run folder.
 """
 
+import json
 import os
 import re
 import shutil
+import zipfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; run folders are not locked there
+    fcntl = None
 
 # Our own temporary names, and nothing else: `.tmp<pid>_<target name>`.
 TEMP_NAME = re.compile(r"^\.tmp(\d+)_(.+)$")
@@ -157,3 +168,107 @@ def remove_stale_temp(directory):
             os.remove(path)
         removed.append(path)
     return removed
+
+
+# An entry of ours in `.keras` archives (Keras reads only its own entries): the model's
+# dtype policy, which Keras does not record for the model itself.
+KERAS_RECORD = "keras_resnet.json"
+
+
+def save_keras(model, path, point=None):
+    """Saves `model` to the `.keras` file `path` atomically (`save_atomically`), with
+    its dtype policy recorded in the archive for `load_keras`.
+
+    Why: a functional model's own policy is not part of its config, so Keras loads a
+    mixed_float16 model under the global policy, compiles it without its
+    LossScaleOptimizer and silently drops the optimizer state (0 iterations).
+    """
+
+    def save(tmp):
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(KERAS_RECORD, json.dumps({"dtype_policy": model.dtype_policy.name}))
+
+    save_atomically(save, path, point)
+
+
+def recorded_policy(path):
+    """The dtype policy name that `save_keras` recorded in `path`, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(KERAS_RECORD))["dtype_policy"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def load_keras(path, **kwargs):
+    """`keras.saving.load_model(path, **kwargs)` under the dtype policy recorded in the
+    file (the global policy is restored afterwards), so that a float16 checkpoint loads
+    with its LossScaleOptimizer and optimizer state. Files without a record load under
+    the current policy, as Keras does."""
+    import keras
+
+    policy = recorded_policy(path)
+    previous = keras.mixed_precision.global_policy()
+    if policy is not None:
+        keras.mixed_precision.set_global_policy(policy)
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+LOCK_NAME = ".run.lock"
+
+
+class RunFolderLocked(RuntimeError):
+    """Another live process holds the run folder's lock (`lock_run_folder`)."""
+
+
+class RunLock:
+    """An exclusive `flock` on `<directory>/.run.lock`, holding this process' pid.
+
+    The kernel releases it when the process dies, however it dies, so a lock left by a
+    killed trainer never blocks the next run. Use as a context manager or call
+    `release`.
+    """
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, LOCK_NAME)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(self.fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(self.fd)
+            self.fd = None
+            raise RunFolderLocked(
+                f"output_dir={directory!r} is in use by another training process (pid "
+                f"{holder}; lock file {self.path}). Wait for it to end, stop it, or pass "
+                "another --output_dir.") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+        os.fsync(self.fd)
+
+    def release(self):
+        """Releases the lock (closing the file releases the flock)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def lock_run_folder(directory):
+    """Takes the exclusive lock of the run folder `directory` (see `RunLock`).
+
+    Raises:
+        RunFolderLocked: another process holds it; the message names its pid.
+    """
+    return RunLock(directory)

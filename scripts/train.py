@@ -7,7 +7,8 @@
     python scripts/train.py --study=degradation  # plain vs residual (paper Fig. 6)
 
 Every `TrainConfig` setting is a flag (keras_resnet.training.flags); unset flags take
-the recipe's value. Re-running the same command resumes an interrupted run. The last
+the recipe's value. Re-running the same command resumes an interrupted run (other
+run-defining settings are refused; `--restart` starts the folder over). The last
 line printed is `test accuracy: 0.xxxx`.
 """
 
@@ -53,7 +54,7 @@ def main(argv):
                 "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
         result = training.train_and_evaluate(config)
     except (training.ConfigError, training.TrainingDiverged, training.CheckpointWriteError,
-            training.WorkerLost) as error:
+            training.WorkerLost, training.RunFolderLocked) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"outputs: {result['output_dir']}")

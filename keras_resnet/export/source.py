@@ -36,9 +36,10 @@ def load_model(model, *, weights=None, **overrides):
             raise ValueError(f"Model file model={path!r} is not a .keras file; export reads "
                              "Keras v3 .keras archives (as written by scripts/train.py).")
         import keras_resnet.models.layers  # noqa: F401  (registers custom layers)
+        from keras_resnet.io import load_keras  # under the policy the file was saved with
 
         try:
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            return load_keras(path, compile=False, safe_mode=True)
         except Exception as error:  # keras raises many types for a corrupt archive
             raise ValueError(f"Could not read the model file model={path!r}: "
                              f"{type(error).__name__}: {error}") from error

@@ -21,6 +21,7 @@ from keras_resnet.io import (
     atomic_write,
     remove_stale_temp,
     save_atomically,
+    save_keras,
 )
 
 
@@ -31,23 +32,93 @@ class RunState:
     Attributes:
         initial_epoch: int. Epochs committed by the backup when training (re)started;
             set by `ResumableBackup.restore`. Defaults to 0.
-        nan_epoch: int or None. 0-based epoch of the first non-finite batch loss.
-        nan_batch: int or None. 0-based batch of it; None while the loss is finite.
+        nan_epoch: int or None. 0-based epoch in which the state became non-finite.
+        nan_batch: int or None. 0-based batch of a non-finite batch loss (None when the
+            loss stayed finite and the epoch-end check found the problem).
+        problem: str or None. What was non-finite; None while the state is finite.
     """
 
     initial_epoch: int = 0
     nan_epoch: int = None
     nan_batch: int = None
+    problem: str = None
+    checked_epoch: int = dataclasses.field(default=None, repr=False)
 
     @property
     def diverged(self):
-        """True once a batch loss was NaN or infinite."""
-        return self.nan_batch is not None
+        """True once a batch loss, an epoch's loss or a variable was NaN or infinite."""
+        return self.problem is not None
+
+    def record(self, epoch, problem, batch=None):
+        """Marks the run diverged in `epoch` (0-based) because of `problem`."""
+        if not self.diverged:
+            self.nan_epoch, self.nan_batch, self.problem = epoch, batch, problem
+
+    def may_save(self, model, epoch, logs=None):
+        """Whether the state after `epoch` (0-based) is finite and may be written.
+
+        The one check that every writer of model state (checkpoints, the backup) goes
+        through: the epoch's losses (`logs`) and every variable of the model and its
+        optimizer (`nonfinite_state`). It runs once per epoch; later calls for the
+        same epoch reuse the answer.
+        """
+        if self.diverged:
+            return False
+        if self.checked_epoch != epoch:
+            problem = nonfinite_state(model, logs)
+            if problem:
+                self.record(epoch, problem)
+            self.checked_epoch = epoch
+        return not self.diverged
 
 
 def finite_loss(logs):
     loss = (logs or {}).get("loss")
     return loss is None or math.isfinite(float(loss))
+
+
+def _show(value):
+    return "NaN" if math.isnan(value) else str(value)
+
+
+def nonfinite_variables(model, limit=3):
+    """Paths of the first `limit` float variables of `model` and its optimizer (weights,
+    BatchNormalization statistics, momentum, loss scale) holding NaN or inf."""
+    optimizer = getattr(model, "optimizer", None)
+    variables = list(model.weights) + list(optimizer.variables if optimizer else [])
+    variables = [v for v in variables if "float" in str(v.dtype)]
+    if not variables:
+        return []
+    # One reduction per variable and a single read back to the host.
+    flags = keras.ops.stack([keras.ops.all(keras.ops.isfinite(v)) for v in variables])
+    flags = keras.ops.convert_to_numpy(flags)
+    return [v.path for v, ok in zip(variables, flags) if not ok][:limit]
+
+
+def nonfinite_state(model, logs=None):
+    """What is NaN or infinite in the state of `model` after an epoch, or None.
+
+    A training loss can be finite while the update it produced is not (the loss is
+    computed before the update), so the held-out loss and the variables are checked
+    too.
+
+    Args:
+        model: keras.Model (with its optimizer, when compiled).
+        logs: dict or None. Epoch logs; their "loss" and "val_loss" are checked.
+    """
+    for key, what in (("loss", "the training loss"), ("val_loss", "the held-out loss")):
+        value = (logs or {}).get(key)
+        if value is not None and not math.isfinite(float(value)):
+            return f"{what} {key} is {_show(float(value))}"
+    bad = nonfinite_variables(model)
+    if bad:
+        return f"NaN/inf values in {', '.join(bad)}"
+    return None
+
+
+class ResumeError(ValueError):
+    """The backup cannot be resumed (unreadable, or its state is not what it
+    committed); the message says how to start over."""
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
@@ -59,11 +130,12 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     point: the weights go to a new `epochNNNNN.weights.h5` (temporary file + rename),
     then `training_metadata.json` is replaced to name it, then older weight files are
     deleted. A kill at any instant leaves the previous state or the new one, never the
-    weights of one epoch under the number of another. States whose loss is NaN/inf are
-    never committed. `on_epoch_end` does nothing: `commit` runs from `CommitEpoch`, the
-    last callback, after the metrics and checkpoints of the epoch are written, so those
-    are never behind the committed epoch (what they hold beyond it is rewritten on
-    resume). Only the chief writes; every worker reads the same backup.
+    weights of one epoch under the number of another. A state that fails
+    `RunState.may_save` (a NaN/inf loss or variable) is never committed, so the last
+    finite state stays the resume point. `on_epoch_end` does nothing: `commit` runs
+    from `CommitEpoch`, the last callback, after the metrics and checkpoints of the
+    epoch are written, so those are never behind the committed epoch (what they hold
+    beyond it is rewritten on resume). Only the chief writes; every worker reads the same backup.
 
     The state is restored by an explicit `restore(model)` before `fit`, which is then
     called with `initial_epoch=state.initial_epoch` (not through Keras' private
@@ -77,15 +149,19 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         ema: `keras_resnet.training.ema.ModelEMA` or None. Its average and step count
             are committed with the weights (`epochNNNNN.ema.npz`) and restored with
             them, so a resumed run averages on from the same state. Defaults to None.
+        settings: dict or None. The run's fingerprint (JSON values), committed with
+            each epoch and read back by `record()`, so a resume can refuse other
+            settings. Defaults to None.
     """
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir, state=None, chief=True, ema=None):
+    def __init__(self, backup_dir, state=None, chief=True, ema=None, settings=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.state = state if state is not None else RunState()
         self.chief = chief
         self.ema = ema
+        self.settings = settings
 
     def on_train_begin(self, logs=None):
         pass  # restored before fit: see `restore`
@@ -97,13 +173,20 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self._load_model()
         return self.state.initial_epoch
 
-    def committed_epoch(self):
-        """The last committed epoch (1-based; 0 when nothing is committed)."""
+    def record(self):
+        """The committed epoch record ({"epoch", "weights", "steps", "settings", ...}),
+        or {} when nothing is committed."""
         try:
             with open(os.path.join(self.backup_dir, self.METADATA)) as f:
-                return int(json.load(f)["epoch"])
-        except (OSError, ValueError, KeyError):
-            return 0
+                record = json.load(f)
+            int(record["epoch"])
+            return record
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def committed_epoch(self):
+        """The last committed epoch (1-based; 0 when nothing is committed)."""
+        return int(self.record().get("epoch", 0))
 
     def _load_model(self):
         path = os.path.join(self.backup_dir, self.METADATA)
@@ -118,9 +201,21 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         try:
             self.model.load_weights(weights)
         except Exception as error:
-            raise ValueError(
+            raise ResumeError(
                 f"Cannot resume from the backup {weights!r} ({type(error).__name__}: "
-                f"{error}). Delete {self.backup_dir!r} to start this run over.") from error
+                f"{error}). Start this run over with --restart.") from error
+        steps = metadata.get("steps")
+        optimizer = self.model.optimizer
+        if steps is not None and optimizer is not None and int(optimizer.iterations) != steps:
+            raise ResumeError(
+                f"The backup {weights!r} committed {steps} optimizer steps, but the "
+                f"optimizer holds {int(optimizer.iterations)} after loading it: its state "
+                "did not load (another optimizer or mixed precision?). Resume with the "
+                "settings that wrote it, or start over with --restart.")
+        problem = nonfinite_state(self.model)
+        if problem:
+            raise ResumeError(f"The backup {weights!r} holds a diverged state ({problem}). "
+                              "Start this run over with --restart.")
         if self.ema is not None and metadata.get("ema"):
             with np.load(os.path.join(self.backup_dir, metadata["ema"]),
                          allow_pickle=False) as saved:
@@ -137,12 +232,16 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def commit(self, epoch, logs=None):
         """Atomically records the state after epoch `epoch` (0-based) as the backup."""
-        if not self.chief or not finite_loss(logs) or self.state.diverged:
+        if not self.chief or not self.state.may_save(self.model, epoch, logs):
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch{epoch + 1:05d}.weights.h5"
         save_atomically(self.model.save_weights, os.path.join(self.backup_dir, name))
         record = {"epoch": epoch + 1, "batch": 0, "weights": name}
+        if self.model.optimizer is not None:
+            record["steps"] = int(self.model.optimizer.iterations)
+        if self.settings is not None:
+            record["settings"] = self.settings
         if self.ema is not None:
             record["ema"] = f"epoch{epoch + 1:05d}.ema.npz"
             state = self.ema.get_state()
@@ -190,7 +289,8 @@ class FailPoints(keras.callbacks.Callback):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite batch loss and records where in `state`.
+    """Stops training at the first non-finite batch loss, or at the end of an epoch
+    whose state fails `RunState.may_save`, and records where in `state`.
 
     Args:
         state: RunState. Shared with the callbacks that must not save a NaN state.
@@ -206,7 +306,12 @@ class NaNGuard(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if not finite_loss(logs):
-            self.state.nan_epoch, self.state.nan_batch = self.epoch, batch
+            self.state.record(self.epoch, f"the training loss is {_show(float(logs['loss']))}"
+                              f" at batch {batch + 1}", batch=batch)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.state.may_save(self.model, epoch, logs):
             self.model.stop_training = True
 
 
@@ -236,8 +341,8 @@ class MetricsLogger(keras.callbacks.Callback):
         self.rows = [r for r in self.rows if r["epoch"] <= self.state.initial_epoch]
 
     def on_epoch_end(self, epoch, logs=None):
-        if not finite_loss(logs):
-            return
+        if not self.state.may_save(self.model, epoch, logs):
+            return  # not a state of the run: never committed, rerun from the last one
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         lr = _current_lr(self.model)
@@ -280,7 +385,8 @@ def _current_lr(model):
 
 class Checkpointer(keras.callbacks.Callback):
     """Saves `last.keras` every epoch and `best.keras` when `monitor` improves; both
-    written atomically and skipped when the loss is not finite.
+    written atomically (`save_keras`, with the dtype policy) and skipped when the
+    state fails `RunState.may_save`.
 
     Args:
         directory: str. Where the checkpoints go.
@@ -308,11 +414,10 @@ class Checkpointer(keras.callbacks.Callback):
         self.best = max((self.sign * v for v in values), default=-math.inf)
 
     def _save(self, name):
-        save_atomically(self.model.save, os.path.join(self.directory, name),
-                        point="checkpoint_write")
+        save_keras(self.model, os.path.join(self.directory, name), point="checkpoint_write")
 
     def on_epoch_end(self, epoch, logs=None):
-        if not finite_loss(logs) or self.state.diverged:
+        if not self.state.may_save(self.model, epoch, logs):
             return
         self._save("last.keras")
         value = (logs or {}).get(self.monitor)
@@ -377,5 +482,6 @@ def tensorboard(log_dir):
 
 
 __all__ = ["RunState", "CheckpointWriteError", "save_atomically", "ResumableBackup",
+           "ResumeError", "nonfinite_state", "nonfinite_variables", "save_keras",
            "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger",
            "Checkpointer", "CorruptReporter", "plot_curves", "tensorboard", "atomic_write"]

@@ -1,5 +1,6 @@
 """`train_and_evaluate`: one training run from a `TrainConfig` to a tested model."""
 
+import contextlib
 import dataclasses
 import json
 import numbers
@@ -17,6 +18,7 @@ import keras_resnet
 from keras_resnet import _keras_compat, faults
 from keras_resnet import data as data_lib
 from keras_resnet import weights as weights_lib
+from keras_resnet.io import RunFolderLocked, lock_run_folder
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import ema as ema_lib
 from keras_resnet.training import evaluate as evaluate_lib
@@ -59,6 +61,21 @@ class WorkerLost(RuntimeError):
 # (Unavailable), or the abort's fallout (Cancelled, Aborted).
 _COLLECTIVE_ERRORS = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
                       tf.errors.CancelledError, tf.errors.AbortedError)
+
+
+# Field metadata of the settings that a resumed run may change. Every other field is
+# run-defining: it goes into the fingerprint committed with the backup
+# (`run_fingerprint`), and resuming with another value is refused. May change: where
+# the outputs go and how loud the run is, how it is executed (strategy and devices,
+# XLA, steps per execution, determinism, caching, timeouts), the learning rate (a lower
+# rate is how a diverged run is resumed from its last finite epoch) and the length
+# (`epochs` / `total_iterations` may grow; below the committed epoch is refused).
+RESUME = "resume"
+MAY_CHANGE = {RESUME: "may change"}
+
+
+def _may_change(default):
+    return dataclasses.field(default=default, metadata=MAY_CHANGE)
 
 
 @dataclasses.dataclass
@@ -166,6 +183,8 @@ class TrainConfig:
         ema_adjust: bool. torchvision's EMA: the decay is adjusted for the global batch x
             ema_every / epochs and the average restarts through the warmup epochs.
         verbose: int or str. Keras fit verbosity: "auto" (the progress bar), 0, 1 or 2.
+        restart: bool. Discard the backup, checkpoints and metrics of output_dir and
+            train from epoch 0, instead of resuming (or refusing other settings).
     """
 
     model: str = "resnet20"
@@ -175,12 +194,12 @@ class TrainConfig:
     label_offset: int = 0
     num_classes: int = None
     recipe: str = "digits"
-    epochs: int = None
-    total_iterations: int = None
+    epochs: int = _may_change(None)
+    total_iterations: int = _may_change(None)
     batch_size: int = 64
-    learning_rate: float = 0.1
+    learning_rate: float = _may_change(0.1)
     base_batch_size: int = 256
-    scale_lr: bool = True
+    scale_lr: bool = _may_change(True)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     weight_decay_mode: str = "l2"
@@ -198,22 +217,22 @@ class TrainConfig:
     eval_image_size: int = None
     eval_resize_size: int = None
     label_smoothing: float = 0.0
-    strategy: str = "auto"
-    cpu_devices: int = 0
-    collective_timeout: float = 300.0
+    strategy: str = _may_change("auto")
+    cpu_devices: int = _may_change(0)
+    collective_timeout: float = _may_change(300.0)
     mixed_precision: str = "float32"
-    jit_compile: bool = False
-    steps_per_execution: int = 1
+    jit_compile: bool = _may_change(False)
+    steps_per_execution: int = _may_change(1)
     max_steps_per_epoch: int = None
-    output_dir: str = "runs/default"
-    export: bool = False
-    export_dir: str = None
-    overwrite_export: bool = False
+    output_dir: str = _may_change("runs/default")
+    export: bool = _may_change(False)
+    export_dir: str = _may_change(None)
+    overwrite_export: bool = _may_change(False)
     seed: int = 0
-    deterministic: bool = False
-    cache: object = None
+    deterministic: bool = _may_change(False)
+    cache: object = _may_change(None)
     model_options: dict = dataclasses.field(default_factory=dict)
-    verbose: object = "auto"
+    verbose: object = _may_change("auto")
     weights: str = None
     freeze: str = "none"
     linear_probe_epochs: int = 0
@@ -233,6 +252,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     ema_every: int = 1
     ema_adjust: bool = False
+    restart: bool = _may_change(False)
 
 
 def build_config(recipe="digits", **overrides):
@@ -421,6 +441,79 @@ def prepare_output_dir(path):
     return path
 
 
+def run_fingerprint(config, data):
+    """The run-defining settings of `config` (every `TrainConfig` field but those
+    marked `MAY_CHANGE`) as JSON values, with the sizes derived from them and the data
+    (`global_batch`, `steps_per_epoch`, `classes`), which `ResumableBackup` commits."""
+    settings = {f.name: _json_value(getattr(config, f.name))
+                for f in dataclasses.fields(TrainConfig) if RESUME not in f.metadata}
+    settings.update(global_batch=data.global_batch, steps_per_epoch=data.steps_per_epoch,
+                    classes=data.num_classes)
+    return settings
+
+
+def _json_value(value):
+    """`value` as plain JSON (tuples as lists, NumPy numbers as Python ones, Keras
+    objects as their config), so that equal settings compare equal after a round trip."""
+    def default(item):
+        if isinstance(item, np.generic):
+            return item.item()
+        if isinstance(item, np.ndarray):
+            return item.tolist()
+        if hasattr(item, "get_config"):
+            return {"class": type(item).__name__, "config": item.get_config()}
+        return repr(item)
+
+    return json.loads(json.dumps(value, default=default, sort_keys=True))
+
+
+START_OVER = ("start over with another --output_dir, or with --restart (discards this "
+              "folder's backup, checkpoints and metrics)")
+
+
+def check_resume(config, data, backup, output_dir):
+    """Refuses to resume the backup in `output_dir` with settings other than those it
+    was committed with, or with fewer epochs than it has committed.
+
+    Raises:
+        ConfigError: listing each differing setting (committed -> now) and how to
+            start over.
+    """
+    record = backup.record()
+    committed = int(record.get("epoch", 0))
+    if not committed:
+        return
+    differences = []
+    stored = record.get("settings")
+    if stored is not None:  # backups of older versions carry no fingerprint
+        current = run_fingerprint(config, data)
+        differences = [f"{name}: {stored[name]!r} -> {current[name]!r}"
+                       for name in sorted(set(stored) & set(current))
+                       if stored[name] != current[name]]
+    if data.epochs < committed:
+        differences.append(f"epochs: {data.epochs} is below the {committed} epochs committed")
+    if differences:
+        raise ConfigError(
+            f"output_dir={output_dir!r} holds a run committed after epoch {committed} "
+            f"with other settings: {'; '.join(differences)}. Run it with its own settings "
+            f"to resume, or {START_OVER}.")
+
+
+def discard_run(directory):
+    """Deletes the run files of `directory` (`run_paths`: backup, checkpoints, metrics,
+    curves, logs) and nothing else; returns the paths removed."""
+    removed = []
+    for path in run_paths(directory).values():
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
+        else:
+            continue
+        removed.append(path)
+    return removed
+
+
 def train_and_evaluate(config):
     """Trains `config.model` on `config.dataset` and tests it on the held-out split.
 
@@ -437,8 +530,11 @@ def train_and_evaluate(config):
         "model" (the trained `keras.Model`).
 
     Raises:
-        ValueError: bad settings, data or output directory (before training).
-        TrainingDiverged: the loss became NaN; the last good checkpoint is kept.
+        ValueError: bad settings, data or output directory (before training), or a
+            backup in `output_dir` committed with other settings.
+        RunFolderLocked: another process trains into `output_dir`.
+        TrainingDiverged: a loss or the state became NaN/inf; nothing of that epoch is
+            written and the last finite backup stays the resume point.
         CheckpointWriteError: a checkpoint could not be written (disk full); the
             previous one is kept and re-running resumes from it.
     """
@@ -456,6 +552,15 @@ def train_and_evaluate(config):
     if config.export and chief:
         check_export_destination(config)
     output_dir = prepare_output_dir(config.output_dir)
+    # The chief holds the folder for the whole run (workers write to scratch copies).
+    with lock_run_folder(output_dir) if chief else contextlib.nullcontext():
+        if config.restart and chief:
+            print(f"restart: discarded {len(discard_run(output_dir))} run file(s) of "
+                  f"{output_dir}")
+        return _train_in(config, strategy, output_dir, chief, start)
+
+
+def _train_in(config, strategy, output_dir, chief, start):
     # Non-chief workers run the same callbacks but write to a scratch copy.
     work_dir = output_dir if chief else tempfile.mkdtemp(prefix="worker_", dir=output_dir)
     keras.utils.set_random_seed(config.seed)
@@ -651,7 +756,7 @@ def create_callbacks(config, data, work_dir, output_dir, chief):
     # initial epochs would differ and the collectives never meet.
     ema = create_ema(config, data)
     backup = cb.ResumableBackup(run_paths(output_dir)["backup"], state=state, chief=chief,
-                                ema=ema)
+                                ema=ema, settings=run_fingerprint(config, data))
     cb.remove_stale_temp(work_dir)
     # The backup commits last: see ResumableBackup.
     callbacks = [
@@ -715,6 +820,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         config, strategy, weights_lib.preprocessing_for(config.weights, variant.name))
     callbacks, backup, logger, state = create_callbacks(config, data, work_dir, output_dir,
                                                         chief)
+    check_resume(config, data, backup, output_dir)
     phases = training_phases(config, data.epochs)
     committed = backup.committed_epoch()
     # The backup holds the optimizer of the phase that wrote it (a linear probe's has
@@ -729,7 +835,10 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
           f"train={data.train_source.num_examples} eval={data.eval_source.num_examples}")
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with strategy.scope():
-        committed = backup.restore(model)
+        try:
+            committed = backup.restore(model)
+        except cb.ResumeError as error:
+            raise ConfigError(str(error)) from None
     for index in range(current, len(phases)):
         first, end, freeze = phases[index]
         if state.diverged:
@@ -744,16 +853,15 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
         _fit(model, config, data, callbacks, backup, state.initial_epoch, end, multi_worker)
     paths = run_paths(work_dir)
     if state.diverged:
-        last = paths["last"] if os.path.exists(paths["last"]) else None
-        raise TrainingDiverged(
-            f"Training stopped: the loss became NaN/inf at epoch {state.nan_epoch + 1}, "
-            f"batch {state.nan_batch + 1}. Last good checkpoint: {last}. Lower "
-            "--learning_rate, or use --mixed_precision=float32.")
+        raise diverged(state, backup, paths)
 
     if backup.ema is not None:
         backup.ema.swap_in(model)  # the averaged weights are the run's model
     scores = evaluate(model, data, multi_worker)
-    cb.save_atomically(model.save, os.path.join(work_dir, "model.keras"), point="final_save")
+    # The final model goes through the same check as every epoch's state.
+    if not state.may_save(model, data.epochs, {"val_loss": scores["loss"]}):
+        raise diverged(state, backup, paths, final=True)
+    cb.save_keras(model, os.path.join(work_dir, "model.keras"), point="final_save")
     skipped = data.train_source.skipped() + data.eval_source.skipped()
     result = {
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
@@ -778,6 +886,21 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     backup.clear()  # the run is complete: a rerun starts over
     result["model"] = model
     return result
+
+
+def diverged(state, backup, paths, final=False):
+    """The TrainingDiverged error of `state`: where, what, and what is kept."""
+    committed = backup.committed_epoch()
+    where = "the final model" if final else f"epoch {state.nan_epoch + 1}"
+    if committed:
+        last = f", last.keras: {paths['last']}" if os.path.exists(paths["last"]) else ""
+        kept = (f"the backup stays at epoch {committed}{last}, so a rerun resumes after "
+                f"epoch {committed}")
+    else:
+        kept = "nothing was committed yet, so a rerun starts from epoch 0"
+    return TrainingDiverged(
+        f"Training diverged at {where}: {state.problem}. Nothing of it was saved; {kept}. "
+        "Lower --learning_rate (or use --mixed_precision=float32) and run again.")
 
 
 def _error_summary(error):
@@ -936,6 +1059,7 @@ def summary_json(result):
 
 
 __all__ = ["ConfigError", "TrainConfig", "TrainingDiverged", "WorkerLost", "build_config",
+           "RunFolderLocked", "run_fingerprint", "check_resume", "discard_run",
            "train_and_evaluate", "set_trainable", "training_phases",
            "create_input_pipeline", "create_learning_rate_fn", "create_model_and_optimizer",
            "compile_model", "create_callbacks", "evaluate",

@@ -12,6 +12,7 @@ import os
 import h5py
 import keras
 
+from keras_resnet.io import load_keras
 from keras_resnet.weights import common
 
 
@@ -27,7 +28,7 @@ def _file_classes(path):
 
 def _scratch(model, path):
     if path.lower().endswith(".keras"):
-        return keras.saving.load_model(path, compile=False)
+        return load_keras(path, compile=False)
     config = model.get_config()
     classes = _file_classes(path)
     for layer in config["layers"]:

@@ -53,9 +53,7 @@ def load_every_checkpoint(output_dir):
     """Loads every .keras file under `output_dir` (temporary ones included) and every
     backup weights file; returns {relative path: optimizer iterations}. Raises on any
     corrupt file."""
-    import keras
-
-    import keras_resnet.training  # noqa: F401  (registers the schedule and layers)
+    import keras_resnet.training  # registers the schedule and layers
 
     loaded = {}
     for dirpath, _, names in os.walk(output_dir):
@@ -63,7 +61,7 @@ def load_every_checkpoint(output_dir):
             path = os.path.join(dirpath, name)
             relative = os.path.relpath(path, output_dir)
             if name.endswith(".keras"):
-                model = keras.saving.load_model(path)
+                model = keras_resnet.training.load_model(path)  # policy applied
                 loaded[relative] = int(model.optimizer.iterations.numpy())
             elif name.endswith(".weights.h5"):
                 import h5py

@@ -118,3 +118,76 @@ def test_fail_point_names_are_checked(monkeypatch):
     monkeypatch.setenv(faults.ENV, "final_save:2")
     assert faults.armed() == ("final_save", 2)
     faults.fault_point("eval_batch")  # armed elsewhere: nothing happens
+
+
+# A process that takes the run-folder lock with keras_resnet/io.py itself (loaded by
+# path: importing the package would start TensorFlow) and holds it until killed.
+HOLDER = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("kio", sys.argv[1])
+kio = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(kio)
+lock = kio.lock_run_folder(sys.argv[2])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_second_trainer_in_a_run_folder_is_refused_naming_the_holder(tmp_path):
+    """Issue 16, item 7: two trainers in one --output_dir both ran and mixed their
+    files. The second now fails before any TensorFlow work, naming the holder's pid,
+    and the kernel frees the lock when the holder dies (SIGKILL)."""
+    import signal
+    import subprocess
+    import sys
+
+    from keras_resnet import training
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, kio.__file__, str(out)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        config = training.build_config("digits", epochs=1, output_dir=str(out))
+        with pytest.raises(training.RunFolderLocked, match=rf"pid {holder.pid}\b.*output_dir"):
+            training.train_and_evaluate(config)
+        assert sorted(os.listdir(out)) == [kio.LOCK_NAME]  # nothing else was written
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with kio.lock_run_folder(str(out)):  # released by the kernel at the holder's death
+        assert (out / kio.LOCK_NAME).read_text() == str(os.getpid())
+        with pytest.raises(kio.RunFolderLocked, match=rf"pid {os.getpid()}\b"):
+            kio.lock_run_folder(str(out))
+
+
+def test_float16_keras_file_loads_with_its_optimizer_state(tmp_path):
+    """Issue 16, item 17: under the default policy Keras rebuilt a mixed_float16
+    model's optimizer without its LossScaleOptimizer and dropped its variables (0
+    iterations). `save_keras` records the policy; `load_keras` applies it."""
+    import keras
+    import numpy as np
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inputs = keras.Input((4,))
+        outputs = keras.layers.Dense(3, dtype="float32")(keras.layers.Dense(8)(inputs))
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      loss="sparse_categorical_crossentropy")
+        model.fit(np.random.default_rng(0).random((40, 4)), np.zeros(40), batch_size=4,
+                  verbose=0)
+        kio.save_keras(model, str(tmp_path / "last.keras"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    steps = int(model.optimizer.iterations)
+    assert steps > 0
+    assert kio.recorded_policy(str(tmp_path / "last.keras")) == "mixed_float16"
+    loaded = kio.load_keras(str(tmp_path / "last.keras"))
+    assert type(loaded.optimizer).__name__ == "LossScaleOptimizer"
+    assert int(loaded.optimizer.iterations) == steps
+    for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(saved),
+                                      keras.ops.convert_to_numpy(restored))
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after load

@@ -74,6 +74,14 @@ def test_two_kills_in_a_row_then_rerun(tmp_path):
     assert run(TRAIN, _args(out), kill_at="after_metrics:1").returncode == -signal.SIGKILL
     assert committed_epoch(out) == 2
     assert [r["epoch"] for r in rows(out)] == [1, 2, 3]  # row 3 written, not committed
+    # Issue 16, item 2: other settings (or fewer epochs than committed) are refused on
+    # one line, and the run folder is left as it was.
+    refused = run(TRAIN, _args(out) + ["--batch_size=8", "--epochs=1"])
+    assert refused.returncode == 2, refused.stdout[-3000:]
+    error = refused.stdout.strip().splitlines()[-1]
+    assert error.startswith("error: output_dir=") and "batch_size: 16 -> 8" in error
+    assert "epochs: 1 is below the 2 epochs committed" in error and "--restart" in error
+    assert committed_epoch(out) == 2 and [r["epoch"] for r in rows(out)] == [1, 2, 3]
     resumed = run(TRAIN, _args(out))
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M) == ["3"]
