@@ -242,8 +242,8 @@ def keras_backend_settings(backend, gpu=False, quick=False):
         return Settings(
             inference={"resnet20": (backend,)}, batches=(1, 8), latency_repeats=5, repeats=2,
             training={"resnet20": ("default",) + mixed}, train_batch=32, train_steps=2,
-            pipeline_files=0, ceiling_n=512, agreement_epochs=0, task_timeout_s=600,
-            measure=("ceiling", "inference", "training"))
+            pipeline_files=0, ceiling_n=512, ceiling_conv=(4, 28, 32), agreement_epochs=0,
+            task_timeout_s=600, measure=("ceiling", "inference", "training"))
     resnet50s = ("resnet50", "resnet50_v1", models_lib.BASELINE)
     return Settings(
         inference={m: (backend,) for m in resnet50s + ("resnet18", "resnet20")},
