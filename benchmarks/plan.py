@@ -17,7 +17,8 @@ def plan(settings, work_dir):
     machine skews a ratio as little as possible.
     """
     measure = set(settings.measure)
-    ceiling = ("ceiling", "ceiling", {"n": settings.ceiling_n})
+    ceiling = ("ceiling", "ceiling", {"n": settings.ceiling_n,
+                                      "conv": list(settings.ceiling_conv)})
     tasks = [ceiling] if "ceiling" in measure else []
     if settings.pipeline_files and "pipeline" in measure:
         for label, augmentations, size in (("", "paper", 224),

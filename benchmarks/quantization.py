@@ -1,17 +1,7 @@
-"""ONNX Runtime static int8 quantization (QDQ format, per-channel weights), the int8
-path for CPUs where dynamic quantization is slow, and the top-1 agreement of quantized
-models with their float originals."""
+"""The top-1 agreement of quantized models with their float originals. (The int8
+models themselves are `export_model`'s: see `benchmarks.artifacts`.)"""
 
 import numpy as np
-
-
-def quantize_onnx_static(source, path, calibration, **kwargs):
-    """The library's writer (the onnx_int8 export), under the benchmark's name; imported
-    on call, because keras_resnet.export needs TensorFlow and the benchmark also runs
-    under KERAS_BACKEND=jax/torch without it."""
-    from keras_resnet.export.onnx_export import quantize_static
-
-    return quantize_static(source, path, calibration, **kwargs)
 
 
 def top1_agreement(reference, candidate):

@@ -46,6 +46,7 @@ def _table(header, rows):
 
 
 LIBRARIES = {"tensorflow": "TensorFlow", "numpy": "NumPy", "onnxruntime": "ONNX Runtime",
+             "openvino": "OpenVINO",
              "jax": "JAX", "torch": "PyTorch"}
 
 
@@ -63,16 +64,45 @@ def _speed(result):
             f"{_num(result['img_per_s_max'])})")
 
 
+def _percent(fraction):
+    return _num(100 * fraction) if fraction else "-"
+
+
 def _paired_table(paired):
     """Markdown table of paired results (inference or training): candidate against
-    reference, both img/s and the median per-pair ratio."""
+    reference, both img/s and the median per-pair ratio (inference: each arm also as a
+    % of its precision's ceiling)."""
+    fractions = any("fraction_of_ceiling" in r for r in paired)
     return _table(
         ["candidate", "reference", "batch", "candidate img/s", "reference img/s",
-         "ratio (min-max)"],
+         "ratio (min-max)"] + (["% ceiling (candidate / reference)"] if fractions else []),
         [[f"{r['model']} {r['runtime']}", f"{r['reference_model']} {r['reference_runtime']}",
           r["batch"], _num(r["img_per_s"]), _num(r["reference_img_per_s"]),
           f"{_num(r['ratio'], 2)} ({_num(r['ratio_min'], 2)}-{_num(r['ratio_max'], 2)})"]
+         + ([f"{_percent(r.get('fraction_of_ceiling'))} / "
+             f"{_percent(r.get('reference_fraction_of_ceiling'))}"] if fractions else [])
          for r in paired])
+
+
+def _ceiling_table(ceiling_results):
+    """Per precision and kind, each runtime's best GFLOP/s over the ceiling results."""
+    rows = []
+    for precision in ("float32", "bfloat16", "int8"):
+        found = [r["precisions"][precision] for r in ceiling_results
+                 if precision in (r.get("precisions") or {})]
+        skipped = next((f["skipped"] for f in found if "skipped" in f), None)
+        for kind in ("gemm", "conv"):
+            rates = {}
+            for figures in found:
+                for runtime, value in figures.get(kind, {}).items():
+                    rates[runtime] = max(rates.get(runtime, 0), value)
+            cells = ", ".join(f"{_library(k)} {_num(v)}" for k, v in
+                              sorted(rates.items(), key=lambda item: -item[1]))
+            best = max(rates.values(), default=None)
+            if not cells:
+                cells = f"not measured ({skipped})" if skipped else "-"
+            rows.append([precision, kind, cells, f"**{_num(best)}**" if best else "-"])
+    return _table(["precision", "kind", "GFLOP/s by runtime", "ceiling"], rows)
 
 
 def markdown(report):
@@ -90,7 +120,18 @@ def markdown(report):
                f"{machine.get('load_before')}, after {machine.get('load_after')}. "
                f"Wall time {report['wall_s'] / 60:.1f} min.")
     ceiling = report.get("ceiling")
-    if ceiling:
+    per_precision = [r for r in results if r.get("kind") == "ceiling" and r.get("precisions")]
+    if per_precision:
+        conv = per_precision[0].get("conv") or ["-"] * 3
+        out.append(f"\n**Ceilings per precision** (best of 3 calls, at the start and the end "
+                   f"of the run; GEMM {ceiling['n']}x{ceiling['n']}, 3x3 convolution batch "
+                   f"{conv[0]}, {conv[1]}x{conv[1]}x{conv[2]}; int8: QDQ graphs, quantizing "
+                   "the float input included; bfloat16 only on CPUs with avx512_bf16 or "
+                   "amx_bf16). FLOPs per image = 2 x multiply-adds "
+                   "(keras_resnet.count_flops); training counted as 3x forward. Every "
+                   "% ceiling below is of the figure's own precision's ceiling.\n")
+        out.append(_ceiling_table(per_precision))
+    elif ceiling:
         rates = ", ".join(f"{_library(k)} {_num(v)}" for k, v in ceiling.items()
                           if k not in ("kind", "model", "runtime", "n", "best", "best_half")
                           and isinstance(v, (int, float)) and not k.endswith(("_mb", "_s")))
@@ -105,7 +146,7 @@ def markdown(report):
     inference = [r for r in ok if r["kind"] == "inference"]
     keys = list(dict.fromkeys((r["model"], r["runtime"]) for r in inference))
     large = max(batches)
-    header = ["model", "runtime"]
+    header = ["model", "runtime", "precision"]
     if 1 in batches:
         header += ["b1 p50 ms", "b1 p90 ms"]
     header += [f"b{b} img/s (min-max)" for b in batches if b != 1]
@@ -116,7 +157,7 @@ def markdown(report):
     for model, runtime in keys:
         by_batch = {r["batch"]: r for r in inference
                     if r["model"] == model and r["runtime"] == runtime}
-        row = [model, runtime]
+        row = [model, runtime, next(iter(by_batch.values())).get("precision", "-")]
         if 1 in batches:
             row += [_num(by_batch[1]["p50_ms"]) if 1 in by_batch else "-",
                     _num(by_batch[1]["p90_ms"]) if 1 in by_batch else "-"]

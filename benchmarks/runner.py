@@ -43,6 +43,7 @@ def describe_machine():
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 info["isa"] = sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni",
+                                              "avx512_bf16", "amx_bf16",
                                               "avx_vnni", "amx_int8", "f16c"})
                 break
         with open("/proc/meminfo") as handle:

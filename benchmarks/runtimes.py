@@ -18,6 +18,18 @@ EXPORTED_RUNTIMES = ("savedmodel", "litert_float32", "litert_float16", "litert_d
                      "litert_int8", "onnxruntime", "onnxruntime_int8", "openvino_f32",
                      "openvino", "openvino_int8")
 INFERENCE_RUNTIMES = TF_RUNTIMES + EXPORTED_RUNTIMES + KERAS_RUNTIMES
+# The precision each runtime computes in, whose ceiling its figures are a fraction of.
+# LiteRT float16 stores float16 weights but computes in float32 on a CPU; "openvino"
+# (the host default) says itself (`precision`).
+INT8_RUNTIMES = ("litert_dynamic_int8", "litert_int8", "onnxruntime_int8", "openvino_int8")
+PRECISION = {**{r: "float32" for r in INFERENCE_RUNTIMES if r != "openvino"},
+             **{r: "int8" for r in INT8_RUNTIMES}}
+
+
+def precision(runtime, predict=None):
+    """The compute precision of `runtime` ("float32", "bfloat16", "int8"); for the
+    host-default OpenVINO runtime, the one its compiled `predict` reports."""
+    return PRECISION.get(runtime) or getattr(predict, "precision", None) or "float32"
 
 
 def check_runtime(runtime, where=""):

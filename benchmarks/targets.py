@@ -21,7 +21,13 @@ GOALS = {
     "training_speedup": 1.3,
     # One core of input pipeline against the whole machine's training img/s.
     "pipeline_headroom": 3.0,
+    # The best bfloat16 and int8 inference paths: this share of their precision's
+    # ceiling (issue 17).
+    "ceiling_share": 0.5,
 }
+# The fastest exported artifact against keras.applications in TensorFlow float32
+# (issue 17), by the CPU's instructions: AMX first, then AVX-512 VNNI.
+FASTEST_ARTIFACT_GOALS = (("amx_int8", 12.0), ("avx512_vnni", 3.5))
 
 
 def targets(report):
@@ -102,6 +108,7 @@ def targets(report):
                 f"{peers[pair['reference_model']]} {pair['reference_runtime']}, "
                 f"batch {pair['batch']}", pair["ratio"], goal,
                 "median of per-step ratios, steps alternated in one process")
+    _precision_targets(report, add)
     fastest_training = max(trained or [r for r in results if r.get("kind") == "training"
                                        and "error" not in r],
                            key=lambda r: r["img_per_s"], default=None)
@@ -114,3 +121,33 @@ def targets(report):
             GOALS["pipeline_headroom"],
             "training img/s of the whole machine, so one core of input keeps up 3x over")
     return rows
+
+
+def _precision_targets(report, add):
+    """The best bfloat16 and int8 ResNet-50 inference against their precision's ceiling,
+    and the fastest exported artifact against keras.applications in TF float32, at the
+    largest batch."""
+    from benchmarks.runtimes import EXPORTED_RUNTIMES
+
+    results = report["results"]
+    batch = max(report["settings"]["batches"])
+    rows = [r for r in results if r.get("kind") == "inference" and r.get("model") == "resnet50"
+            and r.get("batch") == batch and "error" not in r]
+    for precision in ("bfloat16", "int8"):
+        candidates = [r for r in rows if r.get("precision") == precision
+                      and r.get("fraction_of_ceiling")]
+        if candidates:
+            best = max(candidates, key=lambda r: r["fraction_of_ceiling"])
+            add(f"ResNet-50 best {precision} inference ({best['runtime']}), batch {batch}: "
+                f"share of the {precision} ceiling", best["fraction_of_ceiling"],
+                GOALS["ceiling_share"])
+    isa = set((report.get("machine") or {}).get("isa") or ())
+    goal = next((g for flag, g in FASTEST_ARTIFACT_GOALS if flag in isa), None)
+    baseline = find(results, kind="inference", model=models_lib.BASELINE, runtime="tf",
+                    batch=batch)
+    exported = [r for r in rows if r["runtime"] in EXPORTED_RUNTIMES]
+    if goal and baseline and exported:
+        fastest = max(exported, key=lambda r: r["img_per_s"])
+        add(f"ResNet-50 fastest exported artifact ({fastest['runtime']}) / keras.applications "
+            f"tf float32, batch {batch}", fastest["img_per_s"] / baseline["img_per_s"], goal,
+            f"goal for CPUs with {[f for f, g in FASTEST_ARTIFACT_GOALS if g == goal][0]}")

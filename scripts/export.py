@@ -30,8 +30,11 @@ flags.DEFINE_list("tflite_modes", ["float32", "float16", "dynamic_int8", "int8"]
 flags.DEFINE_enum("int8_io", "float", ["float", "int8", "uint8"],
                   "Input/output type of the full-integer int8 TFLite model.")
 flags.DEFINE_integer("opset", None, "ONNX opset. Default 17.")
-flags.DEFINE_bool("uint8_input", False, "Add a SavedModel signature 'serving_uint8' that "
-                  "takes raw uint8 RGB pixels and preprocesses in the graph.")
+flags.DEFINE_bool("uint8_input", False, "Add raw-pixel artifacts (uint8 RGB NHWC in, "
+                  "preprocessing in the graph): SavedModel 'serving_uint8', TFLite float32 "
+                  "and int8, ONNX, OpenVINO float32 and int8 (*_uint8).")
+flags.DEFINE_enum("onnx_layout", "nhwc", ["nhwc", "nchw"], "Input layout of the ONNX files "
+                  "and the OpenVINO IRs converted from them (nchw: TensorRT, OpenCV DNN).")
 flags.DEFINE_string("preprocessing", None, "torch, caffe or tf. Default: the --weights' "
                     "(keras_resnet.weights.preprocessing_for), else the registered variant's, "
                     "else none (needed by --uint8_input and --representative_dir).")
@@ -76,7 +79,8 @@ def _export():
         model, output_dir=FLAGS.output_dir, model_name=FLAGS.model_name, formats=formats,
         tflite_modes=FLAGS.tflite_modes, representative_data=representative,
         class_names=class_names, preprocessing=preprocessing, overwrite=FLAGS.overwrite,
-        uint8_input=FLAGS.uint8_input, int8_io=FLAGS.int8_io, opset=FLAGS.opset)
+        uint8_input=FLAGS.uint8_input, int8_io=FLAGS.int8_io, opset=FLAGS.opset,
+        onnx_layout=FLAGS.onnx_layout)
     for key, figures in manifest["parity"]["results"].items():
         print(f"{key:22s} max_abs={figures['max_abs']:.3g} max_rel={figures['max_rel']:.3g} "
               f"top1_agreement={figures['top1_agreement']:.3f}")

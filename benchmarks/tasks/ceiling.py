@@ -1,6 +1,25 @@
-"""The machine's GEMM ceiling, measured with several libraries in the same run: float32
-on the CPU, or float32 and float16 on the GPU when the active Keras backend sees one."""
+"""The machine's ceilings, measured in the same run as the models: per precision
+(float32, bfloat16, int8), a GEMM and a representative convolution (ResNet's 3x3 at
+56x56x64, batch 32), each the best of the runtimes that can run it; on a GPU, float32
+and float16 GEMMs through keras.ops.
 
+Runtimes per precision (CPU):
+- float32: TensorFlow (or keras.ops under JAX / PyTorch), NumPy (GEMM only), ONNX
+  Runtime, OpenVINO at INFERENCE_PRECISION_HINT=f32.
+- bfloat16: TensorFlow on bfloat16 tensors and OpenVINO's bf16 hint, only where the CPU
+  has avx512_bf16 or amx_bf16 (elsewhere both emulate it, slower than float32, and
+  OpenVINO silently runs f32): the result says why it was skipped.
+- int8: a QDQ graph (QuantizeLinear/DequantizeLinear around a MatMul or Conv with int8
+  weights, uint8 activations), which ONNX Runtime fuses into QLinearMatMul/QLinearConv
+  and OpenVINO runs as int8 kernels: the form of the exported `model_int8.onnx`. The
+  quantization of the float input is timed with it. TensorFlow has no CPU int8 kernel
+  for either.
+
+Rates are GFLOP/s, 2 x multiply-adds, the fastest of `repeats` calls after a warm-up.
+"""
+
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -8,33 +27,68 @@ import numpy as np
 from benchmarks import backend as backend_lib
 from benchmarks import timing
 
+PRECISIONS = ("float32", "bfloat16", "int8")
+KINDS = ("gemm", "conv")
+CONV = (32, 56, 64)  # batch, side, channels of the 3x3 convolution
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
-def _best_rate(fn, n, repeats):
+
+def _best_rate(fn, flops, repeats):
     fn()  # warm-up: thread pools, packing buffers, kernel selection
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best / 1e9
+    return flops / best / 1e9
+
+
+def gemm_flops(n):
+    return 2.0 * n ** 3
+
+
+def conv_flops(conv):
+    batch, side, channels = conv
+    return 2.0 * batch * side * side * channels * channels * 9
+
+
+def cpu_flags():
+    """The CPU's feature flags (empty where /proc/cpuinfo is not readable)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _operands(n, conv, rng):
+    batch, side, channels = conv
+    return {"gemm": (rng.standard_normal((n, n), np.float32),
+                     rng.standard_normal((n, n), np.float32) * 0.05),
+            "conv": (rng.standard_normal((batch, side, side, channels), np.float32),
+                     rng.standard_normal((3, 3, channels, channels), np.float32) * 0.05)}
 
 
 def numpy_gflops(n=2048, repeats=3):
     """GFLOP/s of an n x n float32 matmul in NumPy (its BLAS)."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), np.float32)
-    b = rng.standard_normal((n, n), np.float32)
-    return _best_rate(lambda: a @ b, n, repeats)
+    a, b = _operands(n, (1, 1, 1), np.random.default_rng(0))["gemm"]
+    return _best_rate(lambda: a @ b, gemm_flops(n), repeats)
 
 
-def tensorflow_gflops(n=2048, repeats=3):
-    """GFLOP/s of an n x n float32 matmul in TensorFlow (on its default device)."""
+def tensorflow_gflops(kind, n=2048, conv=CONV, repeats=3, dtype="float32"):
+    """GFLOP/s of the GEMM or the NHWC 3x3 convolution in TensorFlow (default device)."""
     import tensorflow as tf
 
-    a = tf.random.normal((n, n), seed=0)
-    b = tf.random.normal((n, n), seed=1)
-    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[0, :1]))
-    return _best_rate(lambda: matmul().numpy(), n, repeats)
+    x, w = (tf.cast(v, dtype) for v in _operands(n, conv, np.random.default_rng(0))[kind])
+    if kind == "gemm":
+        op, flops = (lambda: tf.matmul(x, w)), gemm_flops(n)
+    else:
+        op, flops = (lambda: tf.nn.conv2d(x, w, 1, "SAME")), conv_flops(conv)
+    run = tf.function(lambda: tf.reduce_sum(tf.cast(op()[:1, :1], tf.float32)))
+    return _best_rate(lambda: run().numpy(), flops, repeats)
 
 
 def keras_gflops(n=2048, repeats=3, dtype="float32"):
@@ -46,46 +100,155 @@ def keras_gflops(n=2048, repeats=3, dtype="float32"):
     b = keras.random.normal((n, n), seed=1, dtype=dtype)
     # Reading one element back waits for the product.
     return _best_rate(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[0, 0]),
-                      n, repeats)
+                      gemm_flops(n), repeats)
 
 
-def onnxruntime_gflops(n=2048, repeats=3):
-    """GFLOP/s of an n x n float32 MatMul in ONNX Runtime (CPU)."""
-    import onnxruntime
-    from onnx import TensorProto, helper
+def onnx_graph(kind, n=2048, conv=CONV, int8=False):
+    """The ONNX model of the GEMM or the NCHW 3x3 convolution with constant weights:
+    float32, or (`int8`) QDQ with uint8 activations and int8 per-tensor weights."""
+    from onnx import TensorProto, helper, numpy_helper
 
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "matmul",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
+    x, w = _operands(n, conv, np.random.default_rng(0))[kind]
+    if kind == "conv":
+        x, w = x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1)  # NCHW, OIHW
+    nodes, inits = [], []
+
+    def const(name, value):
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    source = "x"
+    if int8:
+        scale = float(np.abs(x).max() / 127)
+        nodes += [helper.make_node("QuantizeLinear", ["x", const("xs", np.float32(scale)),
+                                                      const("xz", np.uint8(128))], ["xq"]),
+                  helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"])]
+        w_scale = float(np.abs(w).max() / 127)
+        const("wq", np.clip(np.round(w / w_scale), -127, 127).astype(np.int8))
+        nodes.append(helper.make_node("DequantizeLinear", ["wq", const(
+            "ws", np.float32(w_scale)), const("wz", np.int8(0))], ["w"]))
+        source = "xd"
+    else:
+        const("w", w)
+    op = (helper.make_node("MatMul", [source, "w"], ["y"]) if kind == "gemm" else
+          helper.make_node("Conv", [source, "w"], ["y"], pads=[1, 1, 1, 1]))
+    nodes.append(op)
+    output = "y"
+    if int8:  # a quantized output too, so that both runtimes pick integer kernels
+        nodes += [helper.make_node("QuantizeLinear", ["y", const("ys", np.float32(0.05)),
+                                                      const("yz", np.uint8(128))], ["yq"]),
+                  helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["out"])]
+        output = "out"
+    shape = list(x.shape)
+    out_shape = [n, n] if kind == "gemm" else shape
+    graph = helper.make_graph(nodes, kind, [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, shape)], [helper.make_tensor_value_info(
+            output, TensorProto.FLOAT, out_shape)], initializer=inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     proto.ir_version = min(proto.ir_version, 9)
+    return proto, x
+
+
+def onnxruntime_gflops(kind, n=2048, conv=CONV, repeats=3, int8=False):
+    """GFLOP/s of `onnx_graph` in ONNX Runtime (CPU)."""
+    import onnxruntime
+
+    proto, x = onnx_graph(kind, n, conv, int8)
     session = onnxruntime.InferenceSession(proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    feeds = {"a": rng.standard_normal((n, n), np.float32),
-             "b": rng.standard_normal((n, n), np.float32)}
-    return _best_rate(lambda: session.run(None, feeds), n, repeats)
+    flops = gemm_flops(n) if kind == "gemm" else conv_flops(conv)
+    return _best_rate(lambda: session.run(None, {"x": x}), flops, repeats)
 
 
-def gemm_ceiling(n=2048, repeats=3, gpu=False):
-    """The machine's GEMM ceiling.
+def openvino_gflops(kind, n=2048, conv=CONV, repeats=3, precision="f32"):
+    """GFLOP/s of `onnx_graph` in OpenVINO's CPU plugin at INFERENCE_PRECISION_HINT
+    `precision` ("f32", "bf16"), or of its QDQ form (`precision="int8"`, host default
+    hint). Returns None where the compiled precision is not the one asked for."""
+    import onnx
+    import openvino
 
-    On a CPU: the best float32 rate of the active Keras backend's library (TensorFlow,
-    or keras.ops under JAX / PyTorch), NumPy and ONNX Runtime. With `gpu` (the backend
-    sees one): float32 and float16 through keras.ops on the GPU ("best" and "best_half"), as
-    the GPU, not the host, runs the models (float32 matmuls may use TF32 tensor cores,
-    as the models' own do).
+    proto, x = onnx_graph(kind, n, conv, int8=precision == "int8")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"{kind}.onnx")
+        onnx.save(proto, path)
+        config = {} if precision == "int8" else {"INFERENCE_PRECISION_HINT": precision}
+        compiled = openvino.Core().compile_model(path, "CPU", config)
+    got = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    if precision != "int8" and got != precision:
+        return None
+    request = compiled.create_infer_request()
+    flops = gemm_flops(n) if kind == "gemm" else conv_flops(conv)
+    return _best_rate(lambda: request.infer([x]), flops, repeats)
+
+
+def _measure(rates, name, fn, *args, **kwargs):
+    """rates[name] = fn(*args, **kwargs), unless its library is missing or the runtime
+    declines (returns None)."""
+    try:
+        value = fn(*args, **kwargs)
+    except ImportError:  # the export extra is not installed
+        return
+    if value is not None:
+        rates[name] = value
+
+
+def precision_ceilings(n=2048, conv=CONV, repeats=3, flags=None):
+    """Per precision and kind, the GFLOP/s of every runtime that can run it on this CPU.
+
+    Returns:
+        dict: {precision: {"gemm": {runtime: GFLOP/s}, "conv": {...}, "best": float}},
+        or {precision: {"skipped": reason}} where the CPU lacks the instructions.
+    """
+    import keras
+
+    flags = cpu_flags() if flags is None else set(flags)
+    backend = keras.config.backend()
+    out = {}
+    for precision in PRECISIONS:
+        if precision == "bfloat16" and not flags & set(BF16_FLAGS):
+            out[precision] = {"skipped": f"the CPU has none of {list(BF16_FLAGS)}"}
+            continue
+        rates = {kind: {} for kind in KINDS}
+        for kind in KINDS:
+            shape = (kind, n, conv, repeats)
+            if precision == "int8":
+                _measure(rates[kind], "onnxruntime", onnxruntime_gflops, *shape, int8=True)
+                _measure(rates[kind], "openvino", openvino_gflops, *shape, "int8")
+                continue
+            if backend == "tensorflow":
+                _measure(rates[kind], "tensorflow", tensorflow_gflops, *shape, precision)
+            elif kind == "gemm":
+                _measure(rates[kind], backend, keras_gflops, n, repeats, precision)
+            if precision == "float32":
+                if kind == "gemm":
+                    _measure(rates[kind], "numpy", numpy_gflops, n, repeats)
+                _measure(rates[kind], "onnxruntime", onnxruntime_gflops, *shape)
+            _measure(rates[kind], "openvino", openvino_gflops, *shape,
+                     "f32" if precision == "float32" else "bf16")
+        best = max((v for kind in KINDS for v in rates[kind].values()), default=None)
+        out[precision] = {**rates, "best": best}
+    return out
+
+
+def gemm_ceiling(n=2048, repeats=3, gpu=False, conv=CONV):
+    """The machine's ceilings.
+
+    On a CPU: `precision_ceilings`, with "best" the float32 ceiling (the best of the
+    GEMM and the convolution). With `gpu` (the backend sees one): float32 and float16
+    GEMMs through keras.ops on the GPU ("best" and "best_half"), as the GPU, not the
+    host, runs the models (float32 matmuls may use TF32 tensor cores, as the models'
+    own do).
 
     Args:
-        n: int. Matrix side. Defaults to 2048.
+        n: int. GEMM matrix side. Defaults to 2048.
         repeats: int. Timed repetitions; the fastest counts. Defaults to 3.
         gpu: bool. Measure the backend's GPU instead of the CPU libraries. Defaults to
             False.
+        conv: (batch, side, channels) of the 3x3 convolution. Defaults to `CONV`.
 
     Returns:
-        dict: GFLOP/s per library, "best" (float32) and, on a GPU, "best_half", and "n".
+        dict: "best" (float32), on a GPU "best_half" and the GPU rates, on a CPU
+        "precisions"; "n" and "conv".
     """
     import keras
 
@@ -95,18 +258,14 @@ def gemm_ceiling(n=2048, repeats=3, gpu=False):
                  f"{backend}_gpu_float16": keras_gflops(n, repeats, "float16")}
         return {**rates, "best": rates[f"{backend}_gpu_float32"],
                 "best_half": rates[f"{backend}_gpu_float16"], "n": n}
-    first = tensorflow_gflops if backend == "tensorflow" else keras_gflops
-    rates = {backend: first(n, repeats), "numpy": numpy_gflops(n, repeats)}
-    try:
-        rates["onnxruntime"] = onnxruntime_gflops(n, repeats)
-    except ImportError:  # the export extra is not installed
-        pass
-    return {**rates, "best": max(rates.values()), "n": n}
+    precisions = precision_ceilings(n, tuple(conv), repeats)
+    return {"precisions": precisions, "best": precisions["float32"]["best"], "n": n,
+            "conv": list(conv)}
 
 
-def ceiling(n):
-    """The machine's GEMM ceiling as a task (see `gemm_ceiling`), on the GPU where the
+def ceiling(n, conv=CONV):
+    """The machine's ceilings as a task (see `gemm_ceiling`), on the GPU where the
     active Keras backend sees one."""
     return [{"kind": "ceiling", "model": "-", "runtime": "gemm",
-             **gemm_ceiling(n, gpu=bool(backend_lib.accelerators())),
+             **gemm_ceiling(n, gpu=bool(backend_lib.accelerators()), conv=conv),
              "peak_rss_mb": timing.peak_rss_mb()}]

@@ -36,6 +36,7 @@ def inference(model, runtime, *, batches, latency_repeats, repeats, artifact=Non
         stats = timing.time_calls(lambda x=x: predict(x), batch=batch, warmup=2,
                                   repeats=count)
         results.append({"kind": "inference", "model": model, "runtime": runtime, **stats,
+                        "precision": runtimes.precision(runtime, predict),
                         **backend_lib.device_memory()})
     return results
 
@@ -66,5 +67,7 @@ def paired_inference(arms, *, batches, repeats):
         results.append({
             "kind": "paired_inference", "model": model, "runtime": runtime,
             "reference_model": ref_model, "reference_runtime": ref_runtime,
-            "batch": batch, "repeats": repeats, **timing.pair_summary(ours, theirs, batch)})
+            "batch": batch, "repeats": repeats, **timing.pair_summary(ours, theirs, batch),
+            "precision": runtimes.precision(runtime, predict),
+            "reference_precision": runtimes.precision(ref_runtime, reference)})
     return results

@@ -48,20 +48,11 @@ def _as_batch(data, shape, name, limit):
     return data[:limit]
 
 
-def _to_uint8(x, preprocessing):
-    """Raw RGB pixels whose preprocessing gives back (about) `x`."""
-    mean = np.asarray(preprocessing["mean"], np.float32)
-    std = np.asarray(preprocessing["std"], np.float32)
-    raw = x * std + mean
-    if preprocessing["channel_order"] == "BGR":
-        raw = raw[..., ::-1]
-    return np.clip(np.round(raw), 0, 255).astype(np.uint8)
-
-
 def export_model(model, *, output_dir=None, model_name=None, formats="all",
                  tflite_modes=tflite.MODES, representative_data=None, parity_data=None,
                  class_names=None, preprocessing=None, overwrite=False, uint8_input=False,
-                 int8_io="float", opset=None, tolerances=None, fold_bn=True):
+                 int8_io="float", opset=None, tolerances=None, fold_bn=True,
+                 onnx_layout="nhwc"):
     """Exports `model` to SavedModel, TFLite, ONNX and/or OpenVINO IR, checks parity,
     publishes.
 
@@ -92,8 +83,12 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         preprocessing: None, mode name or dict {"mode", "mean", "std",
             "channel_order"}. Recorded; needed by `uint8_input`. Defaults to None.
         overwrite: bool. Replace an existing export. Defaults to False.
-        uint8_input: bool. Add a SavedModel signature `serving_uint8` taking raw uint8
-            RGB pixels and applying `preprocessing` in the graph. Defaults to False.
+        uint8_input: bool. Add raw-pixel artifacts that take uint8 RGB pixels (NHWC)
+            and apply `preprocessing` in the graph: the SavedModel signature
+            `serving_uint8`, `model_float32_uint8.tflite` and `model_int8_uint8.tflite`
+            (uint8 input of scale 1, zero point 0), `model_uint8.onnx`,
+            `model_uint8.xml` and `model_int8_uint8.xml` (each where its format is
+            exported). Defaults to False.
         int8_io: str. Input/output type of the full-integer TFLite model: "float",
             "int8" or "uint8". Defaults to "float".
         opset: int or None. ONNX opset (also of the ONNX file OpenVINO converts).
@@ -106,6 +101,9 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             and adds (ResNet-50 TF inference measured 1.04-1.16x in float32 and
             1.34-1.57x under mixed_bfloat16 on an AVX512_BF16 CPU); parity is still checked
             against the original model. Defaults to True.
+        onnx_layout: str. "nhwc" or "nchw" (TensorRT, OpenCV DNN): input layout of the
+            ONNX files and of the OpenVINO IRs converted from them; parity runs on the
+            transposed batch. Defaults to "nhwc".
 
     Returns:
         dict: the manifest, plus "export_dir", "manifest_path" and "manifest_sha256"
@@ -122,6 +120,7 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     modes = tflite.check_modes(tflite_modes) if "tflite" in formats else ()
     if int8_io not in tflite.INT8_IO:
         raise ValueError(f"Unknown int8_io={int8_io!r}. Allowed values: {list(tflite.INT8_IO)}.")
+    onnx_layout = onnx_export.check_layout(onnx_layout)
     if {"onnx", "onnx_int8", "openvino", "openvino_int8"} & set(formats):
         onnx_export.check_opset(opset)  # the int8 and OpenVINO artifacts start from ONNX
     formats_lib.check_runtimes(formats)
@@ -162,17 +161,18 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
     def check(artifact_check):
         suffix = artifact_check.suffix
         if suffix == "_uint8" and "inputs_uint8" not in batch:
-            raw = _to_uint8(parity_x, preprocessing)
+            raw = savedmodel.pixels_from_inputs(parity_x, preprocessing)
             batch["inputs_uint8"] = raw
             batch["reference_uint8"] = np.asarray(model.predict(
                 savedmodel.preprocess_uint8_numpy(raw, preprocessing),
                 batch_size=MAX_PARITY_SAMPLES, verbose=0), np.float32)
         key = artifact_check.key
-        figures = parity.compare(batch["reference" + suffix],
-                                 artifact_check.predict(batch["inputs" + suffix]))
+        inputs = formats_lib.to_layout(batch["inputs" + suffix], artifact_check.layout)
+        figures = parity.compare(batch["reference" + suffix], artifact_check.predict(inputs))
         message = parity.check(key, figures, artifact_check.precision, tolerances)
         figures.update(artifact_check.how)
-        figures["batch"] = {"inputs": "inputs" + suffix, "reference": "reference" + suffix}
+        figures["batch"] = {"inputs": "inputs" + suffix, "reference": "reference" + suffix,
+                            "layout": artifact_check.layout}
         results[key] = figures
         fault_point("export_artifact")  # testing hook: a kill between artifacts
         logger.info("parity %s: max_abs=%.3g max_rel=%.3g top1=%.3f", key,
@@ -185,10 +185,12 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
         job = formats_lib.Job(exported, staging, input_name, output_name,
                               preprocessing=preprocessing, uint8_input=uint8_input,
                               tflite_modes=modes, int8_io=int8_io, opset=opset,
-                              representative=representative, formats=formats)
+                              representative=representative, formats=formats,
+                              onnx_layout=onnx_layout)
         for name in formats:
-            for artifact in formats_lib.TABLE[name].artifacts(job):
-                artifacts[artifact.key] = artifact.entry
+            row = formats_lib.TABLE[name]
+            for artifact in row.artifacts(job):
+                artifacts[artifact.key] = {**artifact.entry, **artifact.summary(row.runtime)}
                 for artifact_check in artifact.checks:
                     check(artifact_check)
         job.remove_sources()

@@ -7,6 +7,13 @@ prediction, `describe` it. `TABLE` maps a format name to its module, its runtime
 `Job`, and yields each one's manifest entry and parity checks) and `loader` (what
 `verify` runs again). To add a format, write its module and one row here;
 `export_model`, `verify` and `scripts/export.py --format` follow.
+
+With `uint8_input`, each format also yields raw-pixel artifacts (key suffix `_uint8`):
+uint8 RGB NHWC in, the model's preprocessing in the graph, each checked against Keras
+on the preprocessed pixels (the parity batch's `_uint8` variant). `onnx_layout="NCHW"`
+applies to the ONNX files and the OpenVINO IRs converted from them (not to the
+raw-pixel ones, which take camera frames as they come); their checks run on the
+transposed batch.
 """
 
 import dataclasses
@@ -20,8 +27,13 @@ import numpy as np
 from keras_resnet.export import onnx_export, openvino_export, parity, savedmodel, tflite
 
 SAVEDMODEL_DIR = "savedmodel"
+PIXELS_SAVEDMODEL_DIR = "savedmodel_pixels"  # the raw-pixel int8 TFLite's source only
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model_int8.onnx"
+ONNX_UINT8_FILE = "model_uint8.onnx"
+NHWC, NCHW = onnx_export.LAYOUTS
+RAW_PIXELS = "in the graph (uint8 RGB pixels in)"
+BY_CALLER = "by the caller (see preprocessing)"
 
 
 def tflite_file(mode):
@@ -44,6 +56,8 @@ class Job:
         opset: int or None. ONNX opset.
         representative: float32 array or None. Calibration samples.
         formats: tuple of str. The formats of this export.
+        onnx_layout: str. "NHWC" or "NCHW": input layout of the ONNX files and of the
+            OpenVINO IRs converted from them.
     """
     model: object
     staging: str
@@ -56,7 +70,10 @@ class Job:
     opset: int = None
     representative: np.ndarray = None
     formats: tuple = ()
+    onnx_layout: str = NHWC
     _savedmodel: tuple = None
+    _pixels_savedmodel: str = None
+    weight_type: str = None
     _onnx: tuple = None
     _onnx_int8: tuple = None
 
@@ -68,10 +85,24 @@ class Job:
             start = time.perf_counter()
             signatures = savedmodel.write(
                 self.model, path, input_name=self.input_name, output_name=self.output_name,
-                preprocessing=self.preprocessing,
-                uint8_input=self.uint8_input and "savedmodel" in self.formats)
+                preprocessing=self.preprocessing, uint8_input=self.uint8_input)
             self._savedmodel = (path, signatures, time.perf_counter() - start)
         return self._savedmodel
+
+    def pixels(self):
+        """The calibration samples as raw pixels (float32 0..255)."""
+        return savedmodel.pixels_from_inputs(self.representative,
+                                             self.preprocessing).astype(np.float32)
+
+    def pixels_savedmodel(self):
+        """Writes `savedmodel.write_pixels`' graph once (the raw-pixel int8 TFLite's
+        source); returns its folder."""
+        if self._pixels_savedmodel is None:
+            path = os.path.join(self.staging, PIXELS_SAVEDMODEL_DIR)
+            savedmodel.write_pixels(self.model, path, preprocessing=self.preprocessing,
+                                    output_name=self.output_name)
+            self._pixels_savedmodel = path
+        return self._pixels_savedmodel
 
     def onnx(self):
         """Writes the ONNX file (the OpenVINO converter's source too) once; returns (its
@@ -80,18 +111,20 @@ class Job:
             path = os.path.join(self.staging, ONNX_FILE)
             start = time.perf_counter()
             info = onnx_export.write(self.model, path, input_name=self.input_name,
-                                     output_name=self.output_name, opset=self.opset)
+                                     output_name=self.output_name, opset=self.opset,
+                                     layout=self.onnx_layout)
             self._onnx = (path, info, time.perf_counter() - start)
         return self._onnx
 
     def onnx_int8(self):
         """Writes the static QDQ int8 ONNX file (the int8 OpenVINO IR's source too)
-        once; returns (its path, seconds taken)."""
+        once; returns (its path, seconds taken); `weight_type` records its weights'."""
         if self._onnx_int8 is None:
             source, _, _ = self.onnx()
             path = os.path.join(self.staging, ONNX_INT8_FILE)
             start = time.perf_counter()
-            onnx_export.quantize_static(source, path, self.representative)
+            self.weight_type = onnx_export.quantize_static(
+                source, path, to_layout(self.representative, self.onnx_layout))
             self._onnx_int8 = (path, time.perf_counter() - start)
         return self._onnx_int8
 
@@ -104,6 +137,13 @@ class Job:
             os.remove(self._onnx[0])
         if self._onnx_int8 and "onnx_int8" not in self.formats:
             os.remove(self._onnx_int8[0])
+        if self._pixels_savedmodel:
+            shutil.rmtree(self._pixels_savedmodel)
+
+
+def to_layout(x, layout):
+    """An NHWC batch in `layout` ("NHWC" or "NCHW")."""
+    return np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))) if layout == NCHW else x
 
 
 @dataclasses.dataclass
@@ -116,14 +156,29 @@ class Check:
     precision: str
     how: dict
     suffix: str = ""  # parity batch variant: "" (normalized floats) or "_uint8"
+    layout: str = NHWC  # the batch is transposed for an NCHW input
 
 
 @dataclasses.dataclass
 class Artifact:
-    """One written artifact: its manifest key and entry, and its parity checks."""
+    """One written artifact: its manifest key and entry, its parity checks, and what
+    the manifest says of its input and precision (`summary`)."""
     key: str
     entry: dict
     checks: list
+    precision: str = parity.FLOAT32  # of the weights: float32, float16 or int8
+    input_dtype: str = "float32"
+    layout: str = NHWC
+    raw_pixels: bool = False
+
+    def summary(self, runtime):
+        """Precision, input (dtype, layout, where preprocessing runs), the runtime it
+        was checked in, and each check's compute precision."""
+        return {"precision": self.precision,
+                "input": {"dtype": self.input_dtype, "layout": self.layout,
+                          "preprocessing": RAW_PIXELS if self.raw_pixels else BY_CALLER},
+                "checked_in": runtime,
+                "checks": {check.key: check.precision for check in self.checks}}
 
 
 def _seconds(start):
@@ -142,6 +197,8 @@ def _savedmodel_artifacts(job):
                             suffix="_uint8"))
     entry = {"format": "savedmodel", "path": SAVEDMODEL_DIR, "signatures": signatures,
              "export_seconds": round(seconds, 3)}
+    if job.uint8_input:
+        entry["raw_pixels_signature"] = savedmodel.UINT8_SIGNATURE
     yield Artifact("savedmodel", entry, checks)
 
 
@@ -159,18 +216,62 @@ def _tflite_artifacts(job):
             entry["int8_io"] = job.int8_io
             entry["calibration_samples"] = int(len(job.representative))
         yield Artifact(key, entry, [
-            Check(key, tflite.load(path), tflite.PRECISION[mode], {"artifact": key})])
+            Check(key, tflite.load(path), tflite.PRECISION[mode], {"artifact": key})],
+            precision=_weights(tflite.PRECISION[mode]),
+            input_dtype=job.int8_io if mode == "int8" and job.int8_io != "float" else "float32")
+        if job.uint8_input and mode in tflite.UINT8_MODES:
+            yield _tflite_uint8_artifact(job, mode)
+
+
+def _weights(precision):
+    return parity.INT8 if precision.startswith(parity.INT8) else precision
+
+
+def _tflite_uint8_artifact(job, mode):
+    """The raw-pixel TFLite model of `mode` (see `tflite.UINT8_MODES`)."""
+    start = time.perf_counter()
+    name = tflite_file(f"{mode}_uint8")
+    path = os.path.join(job.staging, name)
+    if mode == "int8":
+        tflite.write(job.pixels_savedmodel(), path, mode, representative_data=job.pixels(),
+                     int8_io=job.int8_io, uint8_input=True)
+    else:
+        tflite.write(job.savedmodel()[0], path, mode, signature=savedmodel.UINT8_SIGNATURE)
+    key = f"tflite_{mode}_uint8"
+    entry = {"format": "tflite", "mode": mode, "path": name,
+             "export_seconds": _seconds(start), **tflite.describe(path)}
+    if mode == "int8":
+        entry["int8_io"] = job.int8_io  # the output's type; the input is uint8 pixels
+        entry["calibration_samples"] = int(len(job.representative))
+    return Artifact(key, entry, [Check(key, tflite.load(path), tflite.PRECISION[mode],
+                                       {"artifact": key}, suffix="_uint8")],
+                    precision=_weights(tflite.PRECISION[mode]), input_dtype="uint8",
+                    raw_pixels=True)
 
 
 def _onnx_artifacts(job):
     path, info, seconds = job.onnx()
     entry = {"format": "onnx", "path": ONNX_FILE, "export_seconds": round(seconds, 3), **info}
     yield Artifact("onnx", entry, [
-        Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"})])
+        Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"},
+              layout=job.onnx_layout)], layout=job.onnx_layout)
+    if job.uint8_input:
+        start = time.perf_counter()
+        path = os.path.join(job.staging, ONNX_UINT8_FILE)
+        info = onnx_export.write(job.model, path, input_name=savedmodel.UINT8_INPUT_NAME,
+                                 output_name=job.output_name, opset=job.opset,
+                                 preprocessing=job.preprocessing)
+        entry = {"format": "onnx", "path": ONNX_UINT8_FILE, "export_seconds": _seconds(start),
+                 **info}
+        yield Artifact("onnx_uint8", entry, [
+            Check("onnx_uint8", onnx_export.load(path), parity.FLOAT32,
+                  {"artifact": "onnx_uint8"}, suffix="_uint8")],
+            input_dtype="uint8", raw_pixels=True)
 
 
 def _quantization(job):
-    return {"quantization": "static QDQ", "weights": "int8 per channel",
+    # uint8 weights where the exporting CPU has no VNNI (onnx_export.default_weight_type).
+    return {"quantization": "static QDQ", "weights": f"{job.weight_type} per channel",
             "activations": "uint8", "calibration_samples": int(len(job.representative))}
 
 
@@ -178,23 +279,36 @@ def _onnx_int8_artifacts(job):
     path, seconds = job.onnx_int8()
     entry = {"format": "onnx", "path": ONNX_INT8_FILE, **_quantization(job),
              "converted_from": ONNX_FILE, "export_seconds": round(seconds, 3),
-             **onnx_export.describe(path)}
+             "layout": job.onnx_layout, **onnx_export.describe(path)}
     yield Artifact("onnx_int8", entry, [
         Check("onnx_int8", onnx_export.load(path), parity.INT8_STATIC,
-              {"artifact": "onnx_int8"})])
+              {"artifact": "onnx_int8"}, layout=job.onnx_layout)],
+        precision=parity.INT8, layout=job.onnx_layout)
 
 
-def _openvino_checks(path):
+def _openvino_checks(path, key, suffix="", layout=NHWC):
     """f32, then the host's default precision (a second check only where it differs)."""
-    exact = openvino_export.load(path, inference_precision=openvino_export.F32)
-    checks = [Check("openvino", exact, exact.precision,
-                    {"artifact": "openvino", "inference_precision_hint": openvino_export.F32,
-                     "runtime_precision": exact.precision})]
-    default = openvino_export.load(path, inference_precision=None)
-    checks.append(Check("openvino_host_default", default, default.precision,
-                        {"artifact": "openvino", "inference_precision_hint": None,
-                         "runtime_precision": default.precision}))
+    checks = []
+    for name, hint in ((key, openvino_export.F32), (f"{key}_host_default", None)):
+        predict = openvino_export.load(path, inference_precision=hint)
+        checks.append(Check(name, predict, predict.precision,
+                            {"artifact": key, "inference_precision_hint": hint,
+                             "runtime_precision": predict.precision},
+                            suffix=suffix, layout=layout))
     return checks
+
+
+def _openvino_uint8(job, source, files, entry):
+    """Writes the raw-pixel copy of the IR at `source` (OpenVINO's PrePostProcessor in
+    front) as `files`; returns (its path, its manifest entry: `entry` completed)."""
+    start = time.perf_counter()
+    path = os.path.join(job.staging, files[0])
+    info = openvino_export.write_uint8(source, path, preprocessing=job.preprocessing,
+                                       layout=job.onnx_layout)
+    entry = {**entry, "path": files[0], "files": list(files),
+             "converted_from": os.path.basename(source), "export_seconds": _seconds(start),
+             **info}
+    return path, entry
 
 
 def _openvino_artifacts(job):
@@ -204,10 +318,19 @@ def _openvino_artifacts(job):
     info = openvino_export.write(source, path)
     entry = {"format": "openvino", "path": openvino_export.XML_FILE,
              "files": [openvino_export.XML_FILE, openvino_export.BIN_FILE],
-             "converted_from": ONNX_FILE, "weights": "float32",
+             "converted_from": ONNX_FILE, "weights": "float32", "layout": job.onnx_layout,
              "export_seconds": _seconds(start), **info,
              "host_default_precision": openvino_export.host_precision()}
-    yield Artifact("openvino", entry, _openvino_checks(path))
+    yield Artifact("openvino", entry, _openvino_checks(path, "openvino", layout=job.onnx_layout),
+                   layout=job.onnx_layout)
+    if job.uint8_input:
+        raw, entry = _openvino_uint8(
+            job, path, (openvino_export.UINT8_XML_FILE, openvino_export.UINT8_BIN_FILE),
+            {"format": "openvino", "weights": "float32", "layout": NHWC,
+             "host_default_precision": entry["host_default_precision"]})
+        yield Artifact("openvino_uint8", entry,
+                       _openvino_checks(raw, "openvino_uint8", suffix="_uint8"),
+                       input_dtype="uint8", raw_pixels=True)
 
 
 def _savedmodel_loader(path, entry, result):
@@ -223,13 +346,29 @@ def _openvino_int8_artifacts(job):
              "files": [openvino_export.INT8_XML_FILE, openvino_export.INT8_BIN_FILE],
              "converted_from": ONNX_INT8_FILE, **_quantization(job),
              "export_seconds": _seconds(start), **info}
+    entry["layout"] = job.onnx_layout
+    check, entry["runtime_precisions"] = _openvino_int8_check(path, "openvino_int8",
+                                                              layout=job.onnx_layout)
+    yield Artifact("openvino_int8", entry, [check], precision=parity.INT8,
+                   layout=job.onnx_layout)
+    if job.uint8_input:
+        raw, entry = _openvino_uint8(
+            job, path, (openvino_export.INT8_UINT8_XML_FILE, openvino_export.INT8_UINT8_BIN_FILE),
+            {"format": "openvino", "layout": NHWC, **_quantization(job)})
+        check, entry["runtime_precisions"] = _openvino_int8_check(
+            raw, "openvino_int8_uint8", suffix="_uint8")
+        yield Artifact("openvino_int8_uint8", entry, [check], precision=parity.INT8,
+                       input_dtype="uint8", raw_pixels=True)
+
+
+def _openvino_int8_check(path, key, suffix="", layout=NHWC):
+    """The int8 IR at `path` at the host default, and the element types it runs in."""
     predict = openvino_export.load(path, inference_precision=None)
-    entry["runtime_precisions"] = predict.runtime_precisions
-    yield Artifact("openvino_int8", entry, [
-        Check("openvino_int8", predict, parity.INT8_STATIC,
-              {"artifact": "openvino_int8", "inference_precision_hint": None,
-               "runtime_precision": predict.precision,
-               "int8_kernels": bool({"i8", "u8"} & set(predict.runtime_precisions))})])
+    return Check(key, predict, parity.INT8_STATIC,
+                 {"artifact": key, "inference_precision_hint": None,
+                  "runtime_precision": predict.precision,
+                  "int8_kernels": bool({"i8", "u8"} & set(predict.runtime_precisions))},
+                 suffix=suffix, layout=layout), predict.runtime_precisions
 
 
 def _openvino_loader(path, entry, result):

@@ -1,6 +1,9 @@
 """SavedModel export: a `serving_default` signature with a named input and output and
 a dynamic batch dimension, plus an optional `serving_uint8` signature that takes raw
-uint8 pixels and applies the model's preprocessing inside the graph."""
+uint8 pixels and applies the model's preprocessing inside the graph.
+
+`write_pixels` writes the source the raw-pixel full-integer TFLite model is converted
+from (see `keras_resnet.export.tflite`); it is not an artifact."""
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +35,49 @@ def preprocess_uint8_numpy(images, preprocessing):
             / np.asarray(preprocessing["std"], np.float32)).astype(np.float32)
 
 
+def pixels_from_inputs(x, preprocessing):
+    """Raw RGB pixels (uint8) whose preprocessing gives back (about) the normalized
+    model inputs `x`: the inverse of `preprocess_uint8_numpy`, rounded and clipped."""
+    raw = (np.asarray(x, np.float32) * np.asarray(preprocessing["std"], np.float32)
+           + np.asarray(preprocessing["mean"], np.float32))
+    if preprocessing.get("channel_order", "RGB").upper() == "BGR":
+        raw = raw[..., ::-1]
+    return np.clip(np.round(raw), 0, 255).astype(np.uint8)
+
+
+def _module(model):
+    # A plain tf.Module rather than keras.export.ExportArchive: in Keras 3.15 the
+    # archive tracks every variable twice, doubling the size of variables/.
+    module = tf.Module()
+    module.model_variables = [variable.value for variable in model.variables]
+    return module
+
+
+def write_pixels(model, path, *, preprocessing, output_name):
+    """Writes a SavedModel whose `serving_default` takes raw RGB pixels as float32
+    0..255 (input `images`) and applies `preprocessing` in the graph.
+
+    A FakeQuant(0, 255) on the input pins its quantization when TFLite converts it to
+    full integer with a uint8 input: scale 1, zero point 0, so the uint8 input is the
+    camera's pixels themselves. Calibrated on the pixels alone, the range would be the
+    data's (e.g. 10..240, scale 0.9), and every app would have to rescale its frames.
+    """
+    input_shape = (None,) + tuple(model.inputs[0].shape[1:])
+    input_dtype = tf.as_dtype(model.inputs[0].dtype)
+    module = _module(model)
+
+    @tf.function(autograph=False, input_signature=[
+        tf.TensorSpec(input_shape, tf.float32, name=UINT8_INPUT_NAME)])
+    def serve(images):
+        pinned = tf.quantization.fake_quant_with_min_max_args(images, 0.0, 255.0, num_bits=8)
+        x = tf.cast(preprocess_uint8(pinned, preprocessing), input_dtype)
+        return {output_name: tf.cast(model(x, training=False), tf.float32)}
+
+    module.serve = serve
+    tf.saved_model.save(module, path, signatures={DEFAULT_SIGNATURE: serve})
+    return path
+
+
 def write(model, path, *, input_name, output_name, preprocessing=None, uint8_input=False):
     """Writes `model` as a SavedModel at `path`.
 
@@ -49,10 +95,7 @@ def write(model, path, *, input_name, output_name, preprocessing=None, uint8_inp
     """
     input_shape = (None,) + tuple(model.inputs[0].shape[1:])
     input_dtype = tf.as_dtype(model.inputs[0].dtype)
-    # A plain tf.Module rather than keras.export.ExportArchive: in Keras 3.15 the
-    # archive tracks every variable twice, doubling the size of variables/.
-    module = tf.Module()
-    module.model_variables = [variable.value for variable in model.variables]
+    module = _module(model)
 
     @tf.function(input_signature=[tf.TensorSpec(input_shape, input_dtype, name=input_name)],
                  autograph=False)

@@ -10,6 +10,15 @@ Modes:
 - "dynamic_int8": int8 weights, activations quantized on the fly; no calibration.
 - "int8": full-integer; activations calibrated on a representative dataset; input
   and output int8, uint8, or float32 (quantize/dequantize inside) per `int8_io`.
+
+Raw-pixel variants (`UINT8_MODES`, written with `uint8_input`): "float32" converts the
+SavedModel's `serving_uint8` signature (uint8 in, cast and normalized in float); "int8"
+converts `savedmodel.write_pixels`' graph with `uint8_input=True`: a uint8 input of
+scale 1 and zero point 0, i.e. the pixels themselves, and the normalization quantized
+with the rest (the output follows `int8_io`). These two because the input is what
+differs: float16 and dynamic_int8 raw-pixel files would be the float32 one with smaller
+weights, and a mobile app that wants small weights takes the int8 one, which is also
+what integer-only accelerators (NNAPI, Edge TPU, Hexagon) run.
 """
 
 import numpy as np
@@ -20,6 +29,7 @@ from keras_resnet.export.runtime import check_threads
 MODES = ("float32", "float16", "dynamic_int8", "int8")
 INT8_IO = ("float", "int8", "uint8")
 PRECISION = {"float32": "float32", "float16": "float16", "dynamic_int8": "int8", "int8": "int8"}
+UINT8_MODES = ("float32", "int8")
 
 
 def check_modes(modes):
@@ -35,7 +45,7 @@ def check_modes(modes):
 
 
 def convert(savedmodel_dir, mode, *, representative_data=None, int8_io="float",
-            signature="serving_default"):
+            signature="serving_default", uint8_input=False):
     """Converts the SavedModel's `signature` to a TFLite flatbuffer.
 
     Args:
@@ -46,6 +56,9 @@ def convert(savedmodel_dir, mode, *, representative_data=None, int8_io="float",
         int8_io: str. "float", "int8" or "uint8": input/output type of "int8".
             Defaults to "float".
         signature: str. Defaults to "serving_default".
+        uint8_input: bool. "int8" only: a uint8 input whatever `int8_io` (which then
+            sets the output type alone), for `savedmodel.write_pixels`' graph, whose
+            `representative_data` are raw pixels 0..255. Defaults to False.
 
     Returns:
         bytes: the model.
@@ -74,16 +87,24 @@ def convert(savedmodel_dir, mode, *, representative_data=None, int8_io="float",
         if int8_io != "float":
             converter.inference_input_type = getattr(tf, int8_io)
             converter.inference_output_type = getattr(tf, int8_io)
+        if uint8_input:
+            converter.inference_input_type = tf.uint8
+    elif uint8_input:
+        raise ValueError(f"uint8_input=True is for mode 'int8' (full integer); received "
+                         f"mode={mode!r}, whose raw-pixel source is the 'serving_uint8' "
+                         "signature.")
     return converter.convert()
 
 
-def write(savedmodel_dir, path, mode, *, representative_data=None, int8_io="float"):
+def write(savedmodel_dir, path, mode, *, representative_data=None, int8_io="float",
+          signature="serving_default", uint8_input=False):
     """Converts the SavedModel at `savedmodel_dir` (see `convert`) and writes the
     flatbuffer to `path` atomically; returns `path`."""
     from keras_resnet.io import atomic_write
 
     atomic_write(path, convert(savedmodel_dir, mode, representative_data=representative_data,
-                               int8_io=int8_io), mode="wb")
+                               int8_io=int8_io, signature=signature,
+                               uint8_input=uint8_input), mode="wb")
     return path
 
 
@@ -125,10 +146,11 @@ def load(path, *, threads=None):
         threads: int or None. Interpreter threads. Defaults to None (LiteRT's choice).
 
     Returns:
-        callable: `predict(x: np.ndarray) -> np.ndarray` taking a float batch and
-        answering float32; integer inputs and outputs are (de)quantized with the
-        model's own scale and zero point. The interpreter is re-allocated only when
-        the batch shape changes.
+        callable: `predict(x: np.ndarray) -> np.ndarray` taking a float batch (raw
+        pixels for a uint8 input) and answering float32; quantized integer inputs and
+        outputs are (de)quantized with the model's own scale and zero point, and an
+        unquantized uint8 input (the float32 raw-pixel model's) is passed as it is.
+        The interpreter is re-allocated only when the batch shape changes.
     """
     interpreter = _interpreter(path, check_threads(threads))
     (input_detail,) = interpreter.get_input_details()
@@ -142,10 +164,10 @@ def load(path, *, threads=None):
             interpreter.resize_tensor_input(input_detail["index"], x.shape, strict=False)
             interpreter.allocate_tensors()
             allocated[0] = x.shape
+        scale, zero_point = input_detail["quantization"]
         if input_dtype.kind in "iu":
-            scale, zero_point = input_detail["quantization"]
             info = np.iinfo(input_dtype)
-            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+            x = np.clip(np.round(x / scale + zero_point if scale else x), info.min, info.max)
         interpreter.set_tensor(input_detail["index"], x.astype(input_dtype))
         interpreter.invoke()
         y = interpreter.get_tensor(output_detail["index"])

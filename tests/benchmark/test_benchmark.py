@@ -39,8 +39,8 @@ def tiny_settings():
         training={"resnet20": ("plain",)}, train_batch=4, train_steps=2,
         training_pairs=[[["resnet20", "default"], ["resnet20_keras_bn", "plain"]]],
         training_pair_repeats=2,
-        pipeline_files=4, pipeline_batches=1, ceiling_n=128, agreement_epochs=1,
-        calibration_samples=2)
+        pipeline_files=4, pipeline_batches=1, ceiling_n=128, ceiling_conv=(1, 8, 8),
+        agreement_epochs=1, calibration_samples=2)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,18 @@ def test_every_planned_measurement_succeeds_with_positive_figures(report):
     paired = [r for r in results if r["kind"] == "paired_inference"]
     assert [(r["runtime"], r["reference_runtime"], r["batch"]) for r in paired] == [
         ("litert_int8", "litert_float32", 1), ("litert_int8", "litert_float32", 2)]
-    assert [r["runtime"] for r in results if r["kind"] == "ceiling"] == ["gemm", "gemm"]
+    ceilings = [r for r in results if r["kind"] == "ceiling"]
+    assert [r["runtime"] for r in ceilings] == ["gemm", "gemm"]
+    for kind in ("gemm", "conv"):  # float32 and int8 measured, each in several runtimes
+        assert {"tensorflow", "onnxruntime", "openvino"} <= set(
+            ceilings[0]["precisions"]["float32"][kind])
+        assert {"onnxruntime", "openvino"} <= set(ceilings[0]["precisions"]["int8"][kind])
+    assert set(report["ceilings"]) >= {"float32", "int8"}
+    rows = {r["runtime"]: r for r in results if r["kind"] == "inference"}
+    assert (rows["tf"]["precision"], rows["onnxruntime_int8"]["precision"]) == ("float32",
+                                                                               "int8")
+    assert rows["onnxruntime_int8"]["fraction_of_ceiling"] == pytest.approx(
+        rows["onnxruntime_int8"]["gflops"] / report["ceilings"]["int8"])
     inference = {(r["runtime"], r["batch"]) for r in results if r["kind"] == "inference"}
     assert inference == {(rt, b) for rt in ("tf", "litert_float32", "onnxruntime_int8")
                          for b in (1, 2)}
@@ -158,6 +169,67 @@ def test_derive_computes_ratios_fractions_and_targets():
     assert ("| resnet50 default | keras_applications_resnet50 default | 32 | 5.0 | 4.0 "
             "| 1.25 (1.20-1.40) |") in text
     assert "`*_keras_bn`: our model with plain" in text
+
+
+def test_derive_takes_each_figure_against_its_precisions_ceiling():
+    macs = 4_089_184_256
+    ceilings = [{"kind": "ceiling", "best": 100.0, "n": 8, "conv": [1, 8, 8], "precisions": {
+        "float32": {"gemm": {"tensorflow": 90.0}, "conv": {"onnxruntime": 100.0}, "best": 100.0},
+        "bfloat16": {"gemm": {"openvino": 400.0}, "conv": {"tensorflow": 300.0}, "best": 400.0},
+        "int8": {"gemm": {"onnxruntime": 500.0}, "conv": {"openvino": 800.0}, "best": 800.0}}},
+        # The end-of-run ceiling: the best of both counts, per precision.
+        {"kind": "ceiling", "best": 110.0, "n": 8, "conv": [1, 8, 8], "precisions": {
+            "float32": {"gemm": {"tensorflow": 110.0}, "conv": {}, "best": 110.0},
+            "bfloat16": {"skipped": "no"}, "int8": {"gemm": {}, "conv": {}, "best": None}}}]
+    rows = [{**fake("inference", "resnet50", runtime, img), "precision": precision}
+            for runtime, img, precision in (("onnxruntime", 10.0, "float32"),
+                                            ("openvino", 30.0, "bfloat16"),
+                                            ("openvino_int8", 60.0, "int8"))]
+    baseline = {**fake("inference", "keras_applications_resnet50", "tf", 5.0),
+                "precision": "float32"}
+    pair = {"kind": "paired_inference", "model": "resnet50", "runtime": "openvino_int8",
+            "reference_model": "keras_applications_resnet50",
+            "reference_runtime": "openvino_int8", "batch": 32, "ratio": 1.1, "ratio_min": 1.0,
+            "ratio_max": 1.2, "img_per_s": 60.0, "reference_img_per_s": 50.0,
+            "precision": "int8", "reference_precision": "int8"}
+    report = derive({"settings": {"batches": [32]}, "results": ceilings + rows + [baseline, pair],
+                     "machine": {"isa": ["avx2", "avx512_vnni"]}})
+    assert report["ceilings"] == {"float32": 110.0, "bfloat16": 400.0, "int8": 800.0}
+    for row, top in zip(rows, (110.0, 400.0, 800.0)):
+        assert row["fraction_of_ceiling"] == pytest.approx(row["img_per_s"] * 2 * macs / 1e9 / top)
+    assert pair["fraction_of_ceiling"] == pytest.approx(60.0 * 2 * macs / 1e9 / 800.0)
+    assert pair["reference_fraction_of_ceiling"] == pytest.approx(
+        50.0 * 2 * 3_857_973_248 / 1e9 / 800.0)
+    targets = {t["target"]: t for t in report["targets"]}
+    share = targets["ResNet-50 best int8 inference (openvino_int8), batch 32: share of the "
+                    "int8 ceiling"]
+    assert share["value"] == pytest.approx(rows[2]["fraction_of_ceiling"]) and share["goal"] == 0.5
+    fastest = targets["ResNet-50 fastest exported artifact (openvino_int8) / keras.applications "
+                      "tf float32, batch 32"]
+    assert (fastest["value"], fastest["goal"]) == (pytest.approx(12.0), 3.5)  # VNNI, no AMX
+    text = markdown({**report, "machine": {}, "wall_s": 1.0})
+    assert "| bfloat16 | gemm | OpenVINO 400.0 | **400.0** |" in text
+    assert "| resnet50 | openvino_int8 | int8 |" in text
+
+
+def test_ceilings_measure_each_precision_and_kind_in_every_runtime_that_runs_it():
+    from benchmarks.tasks import ceiling
+
+    rates = ceiling.precision_ceilings(n=64, conv=(1, 8, 8), repeats=1, flags={"avx2"})
+    assert set(rates["float32"]["gemm"]) == {"tensorflow", "numpy", "onnxruntime", "openvino"}
+    assert set(rates["float32"]["conv"]) == {"tensorflow", "onnxruntime", "openvino"}
+    for kind in ("gemm", "conv"):
+        assert set(rates["int8"][kind]) == {"onnxruntime", "openvino"}
+    for precision in ("float32", "int8"):
+        assert rates[precision]["best"] == max(v for kind in ("gemm", "conv")
+                                               for v in rates[precision][kind].values()) > 0
+    # Without avx512_bf16 / amx_bf16 bfloat16 is emulated: not a ceiling, and says why.
+    assert rates["bfloat16"] == {"skipped": "the CPU has none of ['avx512_bf16', 'amx_bf16']"}
+    # The int8 graph is the exported model's form: QDQ around the op, int8 weights.
+    proto, _ = ceiling.onnx_graph("conv", conv=(1, 8, 8), int8=True)
+    assert [node.op_type for node in proto.graph.node] == [
+        "QuantizeLinear", "DequantizeLinear", "DequantizeLinear", "Conv", "QuantizeLinear",
+        "DequantizeLinear"]
 
 
 def test_plan_runs_exports_before_the_runtimes_that_need_them(tmp_path):
@@ -409,6 +481,16 @@ def test_openvino_runtimes_run_the_exported_ir(tmp_path):
                                                           "openvino_int8"),
                                    calibration=calibration)
     assert set(written) == {"openvino_f32", "openvino", "openvino_int8"}
+    # Written by export_model itself: its manifest, its file names, sources removed.
+    from keras_resnet.export import manifest as manifest_lib
+
+    manifest = manifest_lib.read(str(tmp_path))
+    assert set(manifest["artifacts"]) == {"openvino", "openvino_int8"}
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "model.bin", "model.xml",
+                                            "model_int8.bin", "model_int8.xml",
+                                            "parity_batch.npz"]
+    assert written["openvino_int8"]["size_mb"] == manifest["artifacts"]["openvino_int8"][
+        "size"] / 1e6
     expected = model.predict(calibration, verbose=0)
     for runtime in written:
         predict = runtimes.predictor("resnet20", runtime, artifact=written[runtime]["path"],

@@ -28,6 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16",
             "tflite_dynamic_int8", "tflite_int8", "onnx", "onnx_int8", "openvino", "openvino_int8",
             "openvino_host_default"}
+# The raw-pixel artifacts of `uint8_input` (uint8 RGB NHWC in, preprocessing inside).
+RAW_PIXEL_KEYS = {"tflite_float32_uint8", "tflite_int8_uint8", "onnx_uint8", "openvino_uint8",
+                  "openvino_uint8_host_default", "openvino_int8_uint8"}
 
 
 def _digits():
@@ -79,7 +82,7 @@ def test_every_format_and_mode_reloads_and_matches_keras(trained, exported):
     model, _, x_val, _ = trained
     manifest, out = exported
     results = manifest["parity"]["results"]
-    assert set(results) == ALL_KEYS
+    assert set(results) == ALL_KEYS | RAW_PIXEL_KEYS
     assert all(r["passed"] for r in results.values())
     # Independently of the manifest: rerun each artifact on a fresh batch of 24.
     x = x_val[100:124]
@@ -223,6 +226,47 @@ def test_int8_is_full_integer_with_int8_io(exported):
     assert "float32" not in kinds, kinds  # no float op left anywhere in the graph
 
 
+def test_raw_pixel_artifacts_take_camera_frames_in_their_own_runtimes(trained, exported):
+    model, _, _, raw_val = trained
+    manifest, out = exported
+    raw = raw_val[100:124]  # uint8 RGB frames the manifest never saw
+    expected = model.predict(preprocess_input(raw, mode="torch"), verbose=0)
+    outputs = {
+        "tflite_float32_uint8": tflite.load(os.path.join(out, "model_float32_uint8.tflite")),
+        "tflite_int8_uint8": tflite.load(os.path.join(out, "model_int8_uint8.tflite")),
+        "onnx_uint8": onnx_export.load(os.path.join(out, "model_uint8.onnx")),
+        "openvino_uint8": openvino_export.load(os.path.join(out, "model_uint8.xml")),
+        "openvino_int8_uint8": openvino_export.load(os.path.join(out, "model_int8_uint8.xml"),
+                                                    inference_precision=None),
+    }
+    for key, predict in outputs.items():
+        entry = manifest["artifacts"][key]
+        assert entry["input"] == {"dtype": "uint8", "layout": "NHWC",
+                                  "preprocessing": "in the graph (uint8 RGB pixels in)"}, key
+        y = predict(raw)
+        if entry["precision"] == "float32":
+            np.testing.assert_allclose(y, expected, atol=1e-4, err_msg=key)
+        else:
+            assert np.mean(np.argmax(y, -1) == np.argmax(expected, -1)) >= 0.9, key
+        check = manifest["parity"]["results"][key]
+        assert check["batch"] == {"inputs": "inputs_uint8", "reference": "reference_uint8",
+                                  "layout": "NHWC"}, key
+    # The runtimes see a uint8 input, not floats: no preprocessing code in the app.
+    assert manifest["artifacts"]["onnx_uint8"]["inputs"][0]["dtype"] == "uint8"
+    assert manifest["artifacts"]["openvino_uint8"]["inputs"][0]["dtype"] == "uint8"
+    # The int8 TFLite takes the pixels themselves (scale 1, zero point 0) and answers in
+    # int8 (int8_io); the converter leaves one float tensor (a requantize at the input).
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=os.path.join(out, "model_int8_uint8.tflite"))
+    (detail,) = interpreter.get_input_details()
+    assert np.dtype(detail["dtype"]) == np.uint8 and detail["quantization"] == (1.0, 0)
+    assert np.dtype(interpreter.get_output_details()[0]["dtype"]) == np.int8
+    floats = [t for t in interpreter.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
+    assert len(floats) <= 1, [t["name"] for t in floats]
+    assert manifest["parity"]["results"]["openvino_int8_uint8"]["int8_kernels"]
+
+
 def test_manifest_records_model_files_and_versions(exported):
     manifest, out = exported
     with open(os.path.join(out, "manifest.json")) as f:
@@ -239,6 +283,20 @@ def test_manifest_records_model_files_and_versions(exported):
     assert on_disk["versions"]["tensorflow"] and on_disk["versions"]["onnxruntime"]
     assert on_disk["created"].endswith("+00:00")
     assert on_disk["files"] == manifest_lib.file_table(out)
+    runtimes = {"savedmodel": "tensorflow", "tflite": "ai_edge_litert", "onnx": "onnxruntime",
+                "openvino": "openvino"}
+    for key, artifact in on_disk["artifacts"].items():
+        # Every artifact: its precision, input dtype and layout, the runtime it was
+        # checked in, and its checks (each a parity result).
+        assert artifact["precision"] in ("float32", "float16", "int8"), key
+        assert artifact["input"]["layout"] == "NHWC", key
+        assert artifact["input"]["dtype"] == ("uint8" if key.endswith("_uint8") else
+                                              "int8" if key == "tflite_int8" else "float32"), key
+        assert artifact["checked_in"] == runtimes[artifact["format"]], key
+        assert set(artifact["checks"]) <= set(on_disk["parity"]["results"]), key
+    assert on_disk["artifacts"]["tflite_dynamic_int8"]["precision"] == "int8"
+    assert on_disk["artifacts"]["openvino"]["checks"] == {
+        "openvino": "float32", "openvino_host_default": openvino_export.host_precision()}
     for key, artifact in on_disk["artifacts"].items():
         path = os.path.join(out, artifact["path"])
         assert os.path.exists(path), key
@@ -301,7 +359,9 @@ def test_verify_passes_then_catches_tampering(exported, tmp_path):
     shutil.copytree(exported[1], copy)
     report = export.verify(copy)
     assert report["files_checked"] == len(exported[0]["files"])
-    assert set(report["parity"]) == ALL_KEYS
+    # The int8 IRs are held to their int8 tolerance whatever float precision the host
+    # runs around the int8 kernels (f32 on AVX2, where the float32 limit used to apply).
+    assert set(report["parity"]) == ALL_KEYS | RAW_PIXEL_KEYS
     path = os.path.join(copy, "model_float16.tflite")
     with open(path, "r+b") as f:
         f.seek(os.path.getsize(path) // 2)
@@ -404,6 +464,8 @@ def test_overwrite_never_replaces_a_folder_that_is_not_an_export(trained, tmp_pa
     ({"int8_io": "int16"}, "int8_io='int16'"),
     ({"uint8_input": True}, "uint8_input=True needs preprocessing"),
     ({"formats": "onnx", "opset": 30}, r"opset=30. Allowed values: None \(default 17\) or 9..18"),
+    ({"formats": "onnx", "onnx_layout": "nhcw"},
+     r"onnx_layout='nhcw'. Allowed values: \['nhwc', 'nchw'\]"),
 ])
 def test_bad_arguments_fail_before_writing(trained, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -519,7 +581,7 @@ def test_script_rejects_unknown_format_and_verifies(exported):
 
 
 @pytest.mark.slow
-def test_script_exports_a_keras_file_calibrated_on_an_image_folder(trained, tmp_path):
+def test_script_exports_all_formats_calibrated_on_an_image_folder(trained, tmp_path):
     from PIL import Image
 
     model, _, _, raw_val = trained
@@ -532,15 +594,43 @@ def test_script_exports_a_keras_file_calibrated_on_an_image_folder(trained, tmp_
     script = os.path.join(ROOT, "scripts", "export.py")
     out = str(tmp_path / "out")
     done = subprocess.run(
-        [sys.executable, script, f"--model={model_path}", "--format=tflite",
-         "--tflite_modes=int8", "--int8_io=uint8", "--preprocessing=torch",
+        [sys.executable, script, f"--model={model_path}", "--format=all", "--uint8_input",
+         "--onnx_layout=nchw", "--int8_io=uint8", "--preprocessing=torch",
          f"--representative_dir={tmp_path / 'images'}", f"--output_dir={out}"],
         capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = manifest_lib.read(out)
-    assert manifest["artifacts"]["tflite_int8"]["calibration_samples"] == 20
+    artifacts, results = manifest["artifacts"], manifest["parity"]["results"]
+    # SavedModel, TFLite in 4 modes, ONNX and OpenVINO in float32 and int8, and a
+    # raw-pixel artifact of TFLite, ONNX and OpenVINO, each checked in its own runtime.
+    assert set(artifacts) == {
+        "savedmodel", "onnx", "onnx_int8", "openvino", "openvino_int8",
+        *(f"tflite_{mode}" for mode in tflite.MODES),
+        *(key for key in RAW_PIXEL_KEYS if not key.endswith("_host_default"))}
+    assert set(results) == ALL_KEYS | RAW_PIXEL_KEYS
+    assert all(result["passed"] for result in results.values())
+    assert artifacts["tflite_int8"]["calibration_samples"] == 20
     assert manifest["parity"]["source"] == "representative_data"
-    assert manifest["parity"]["results"]["tflite_int8"]["passed"]
+    # NCHW for the ONNX files and the IRs converted from them, checked on the
+    # transposed batch; the raw-pixel ones take NHWC frames as cameras give them.
+    import onnx
+
+    graph_input = onnx.load(os.path.join(out, "model.onnx")).graph.input[0]
+    assert [d.dim_param or d.dim_value for d in graph_input.type.tensor_type.shape.dim] == [
+        "batch", 3, 32, 32]
+    for key in ("onnx", "onnx_int8", "openvino", "openvino_int8"):
+        assert artifacts[key]["input"]["layout"] == "NCHW", key
+        assert results[key]["batch"]["layout"] == "NCHW", key
+    assert artifacts["openvino"]["inputs"][0]["shape"] == [-1, 3, 32, 32]
+    for key in ("onnx_uint8", "openvino_uint8", "openvino_int8_uint8"):
+        assert artifacts[key]["input"]["layout"] == "NHWC", key
+    # The raw-pixel models give the Keras model's answers on the raw frames.
+    raw = raw_val[100:116]
+    expected = model.predict(preprocess_input(raw, mode="torch"), verbose=0)
+    np.testing.assert_allclose(onnx_export.load(os.path.join(out, "model_uint8.onnx"))(raw),
+                               expected, atol=1e-4)
+    # verify re-runs every check, the NCHW ones on the transposed batch.
+    assert set(export.verify(out)["parity"]) == ALL_KEYS | RAW_PIXEL_KEYS
     (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 truncated")
     bad = subprocess.run([sys.executable, script, f"--model={tmp_path / 'broken.keras'}"],
                          capture_output=True, text=True, env=env, timeout=300)
