@@ -290,6 +290,7 @@ def validate(config):
     if config.epochs is None and not config.total_iterations:
         raise ValueError("Set epochs (or total_iterations in the recipe).")
     _validate_numbers(config)  # sizes, counts and rates, before the settings using them
+    strategies.check_tf_config(config.strategy)
     _validate_weights(config)
     _validate_recipe_components(config)
 
@@ -530,7 +531,8 @@ def train_and_evaluate(config):
         "model" (the trained `keras.Model`).
 
     Raises:
-        ValueError: bad settings, data or output directory (before training), or a
+        ValueError: bad settings (a TF_CONFIG that is malformed or does not match the
+            strategy included), data or output directory (before training), or a
             backup in `output_dir` committed with other settings.
         RunFolderLocked: another process trains into `output_dir`.
         TrainingDiverged: a loss or the state became NaN/inf; nothing of that epoch is
@@ -545,9 +547,9 @@ def train_and_evaluate(config):
     except ValueError as error:
         raise ConfigError(str(error)) from None
     start = time.time()
-    chief = strategies.is_chief()
     strategy = strategies.make_strategy(config.strategy, cpu_devices=config.cpu_devices,
                                         collective_timeout=config.collective_timeout)
+    chief = strategies.is_chief(strategy)
     check_jit_compile(config, strategy)
     if config.export and chief:
         check_export_destination(config)

@@ -44,11 +44,8 @@ def make_strategy(name="auto", *, cpu_devices=0, tpu=None, collective_timeout=No
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy={name!r}. Allowed values: {list(STRATEGIES)}.")
+    check_tf_config(name)
     if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("strategy='multi_worker' needs TF_CONFIG describing the cluster "
-                             '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-                             '"task": {"type": "worker", "index": 0}}).')
         # Multi-worker collectives need the CPU layout fixed before the server starts.
         configure_cpu_devices(cpu_devices)
         options = tf.distribute.experimental.CommunicationOptions(
@@ -74,14 +71,108 @@ def make_strategy(name="auto", *, cpu_devices=0, tpu=None, collective_timeout=No
     return tf.distribute.get_strategy()
 
 
-def is_chief():
-    """True unless TF_CONFIG names this task a non-chief worker (index > 0 without a
-    chief task, or any worker when a chief exists)."""
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = config.get("task", {})
+# The jobs of a MultiWorkerMirroredStrategy cluster; "ps" and "evaluator" tasks belong to
+# other strategies and side-car evaluation, which train.py does not run.
+TRAINING_JOBS = ("chief", "worker")
+TF_CONFIG_EXAMPLE = ('{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                     '"task": {"type": "worker", "index": 0}}')
+
+
+def read_tf_config(text=None):
+    """The cluster described by TF_CONFIG, checked.
+
+    Args:
+        text: str or None. The JSON text. Defaults to None (os.environ["TF_CONFIG"]).
+
+    Returns:
+        (cluster, task type, task index): cluster is {job: [address, ...]}; (None, None,
+        None) when TF_CONFIG is unset, empty or "{}".
+
+    Raises:
+        ValueError: the JSON is malformed, "cluster" or "task" is missing or of the wrong
+            shape, a job is not one of TRAINING_JOBS, or the task's type or index is not
+            in the cluster. The message names TF_CONFIG and what is allowed.
+    """
+    text = os.environ.get("TF_CONFIG", "") if text is None else text
+    if not text.strip():
+        return None, None, None
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): TF_CONFIG={text!r}. "
+                         f"Expected e.g. {TF_CONFIG_EXAMPLE}, or unset it.") from None
+    if config == {}:
+        return None, None, None
+    missing = [key for key in ("cluster", "task")
+               if not isinstance(config, dict) or not isinstance(config.get(key), dict)]
+    if missing:
+        raise ValueError(f"TF_CONFIG needs the objects 'cluster' and 'task'; {missing} "
+                         f"missing or not an object in TF_CONFIG={text!r}. Expected e.g. "
+                         f"{TF_CONFIG_EXAMPLE}, or unset it.")
+    cluster, task = config["cluster"], config["task"]
+    for job, addresses in cluster.items():
+        if job not in TRAINING_JOBS:
+            raise ValueError(f"TF_CONFIG cluster job {job!r} is not supported: training "
+                             f"runs MultiWorkerMirroredStrategy, whose jobs are "
+                             f"{list(TRAINING_JOBS)}. TF_CONFIG={text!r}.")
+        if (not isinstance(addresses, list) or not addresses
+                or not all(isinstance(a, str) and a for a in addresses)):
+            raise ValueError(f"TF_CONFIG cluster job {job!r} must be a non-empty list of "
+                             f"'host:port' strings; received {addresses!r}.")
+    if len(cluster.get("chief", [])) > 1:
+        raise ValueError(f"TF_CONFIG cluster has {len(cluster['chief'])} 'chief' addresses; "
+                         "a cluster has at most one chief.")
     kind, index = task.get("type"), task.get("index", 0)
+    if kind not in cluster:
+        raise ValueError(f"TF_CONFIG task type {kind!r} is not a job of its cluster "
+                         f"(jobs: {sorted(cluster)}). TF_CONFIG={text!r}.")
+    if isinstance(index, bool) or not isinstance(index, int) \
+            or not 0 <= index < len(cluster[kind]):
+        raise ValueError(f"TF_CONFIG task index {index!r} is out of range for the "
+                         f"{len(cluster[kind])} {kind!r} address(es) of its cluster "
+                         f"(allowed: 0 to {len(cluster[kind]) - 1}). TF_CONFIG={text!r}.")
+    return cluster, kind, index
+
+
+def check_tf_config(name, text=None):
+    """Refuses a TF_CONFIG that is malformed (see `read_tf_config`) or that does not
+    match the strategy `name`: "multi_worker" needs one, and every other strategy trains
+    in this process alone, so a TF_CONFIG naming a cluster of several tasks is refused
+    (each task would train on its own, and a non-chief one would throw its outputs
+    away).
+
+    Args:
+        name: str. The strategy name (STRATEGIES).
+        text: str or None. TF_CONFIG's text. Defaults to None (the environment's).
+
+    Raises:
+        ValueError: naming TF_CONFIG, the strategy and how to make them agree.
+    """
+    cluster, kind, index = read_tf_config(text)
+    if name == "multi_worker" and cluster is None:
+        raise ValueError("strategy='multi_worker' needs TF_CONFIG describing the cluster "
+                         f"(e.g. {TF_CONFIG_EXAMPLE}).")
+    tasks = sum(len(addresses) for addresses in (cluster or {}).values())
+    if name != "multi_worker" and tasks > 1:
+        raise ValueError(
+            f"TF_CONFIG describes a cluster of {tasks} tasks and names this process "
+            f"{kind} {index}, but strategy={name!r} trains in this process alone: the "
+            "tasks would not train together. Unset TF_CONFIG to train in one process, or "
+            "pass --strategy=multi_worker (strategy='multi_worker') to train across the "
+            "cluster.")
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's outputs: always, unless `strategy` is a
+    MultiWorkerMirroredStrategy whose cluster names this task a non-chief worker (index
+    > 0 without a chief task, or any worker when a chief exists). A TF_CONFIG left over
+    in the environment never turns a one-process run into a non-chief one."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    resolver = strategy.cluster_resolver
+    kind, index = resolver.task_type, resolver.task_id
     if kind is None or kind == "chief":
         return True
     if kind == "worker":
-        return "chief" not in config.get("cluster", {}) and index == 0
+        return "chief" not in resolver.cluster_spec().jobs and index == 0
     return False

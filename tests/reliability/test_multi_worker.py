@@ -83,6 +83,25 @@ def test_input_context_batches_per_replica():
     assert images.shape[0] == 16 and labels.shape[0] == 16
 
 
+def test_a_leftover_tf_config_never_makes_a_one_process_run_a_non_chief(monkeypatch):
+    # issue 16, item 4: TF_CONFIG naming worker 1 made the default strategy's run a
+    # non-chief, whose outputs went to a scratch folder that was then deleted.
+    from keras_resnet.training import strategies
+
+    worker_1 = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(worker_1))
+    assert strategies.is_chief(tf.distribute.get_strategy())
+    with pytest.raises(ValueError, match="Unset TF_CONFIG"):
+        strategies.make_strategy("auto")  # the strategy does not match the cluster
+    strategies.check_tf_config("multi_worker")  # what it describes is a valid cluster
+    # A cluster of one task, or no cluster, matches a one-process strategy.
+    for text in ("", "{}", json.dumps({"cluster": {"chief": ["127.0.0.1:1"]},
+                                       "task": {"type": "chief", "index": 0}})):
+        strategies.check_tf_config("auto", text)
+    assert strategies.read_tf_config("") == (None, None, None)
+
+
 @pytest.mark.slow
 def test_two_workers_match_one_process_with_the_same_global_batch(tmp_path):
     single_dir, multi_dir = str(tmp_path / "single"), str(tmp_path / "multi")
