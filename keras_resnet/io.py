@@ -9,7 +9,8 @@ the process `<pid>` is dead, so a user's `report.tmp3999998.csv` is never touche
 
 `save_keras` / `load_keras` write and read `.keras` files with the model's dtype policy
 recorded in the archive and applied on load, and `lock_run_folder` keeps a second
-trainer out of a run folder.
+trainer out of a run folder. `read_json` reads our JSON files back, and names the file
+and what to do when one is not what we wrote.
 """
 
 import json
@@ -30,6 +31,41 @@ TEMP_NAME = re.compile(r"^\.tmp(\d+)_(.+)$")
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, file too large, unwritable); the
     previous checkpoint is untouched."""
+
+
+class CorruptFileError(ValueError):
+    """A file that keras_resnet reads back (metrics.json, a backup's record, a
+    manifest) is not what it wrote: not JSON, or without the fields it needs."""
+
+
+def read_json(path, remedy, required=()):
+    """The JSON object in the file at `path`.
+
+    Args:
+        path: str. The file.
+        remedy: str. What the user can do about a corrupt file (e.g. "Delete it or pass
+            a new --output_dir."), appended to the error.
+        required: sequence of str. Keys the object must have. Defaults to ().
+
+    Raises:
+        CorruptFileError: the file is not UTF-8 JSON, not an object, or lacks a
+            `required` key; the message names the file, the problem and `remedy`.
+        OSError: the file cannot be opened (FileNotFoundError when it is missing).
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        why = f"{type(error).__name__}: {error}" if raw.strip() else "it is empty"
+        raise CorruptFileError(f"{path} is not valid JSON ({why}). {remedy}") from None
+    if not isinstance(value, dict):
+        raise CorruptFileError(f"{path} holds a JSON {type(value).__name__}, not an "
+                               f"object. {remedy}")
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise CorruptFileError(f"{path} has no {missing}. {remedy}")
+    return value
 
 
 def temp_path(path):

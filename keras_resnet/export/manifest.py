@@ -8,7 +8,7 @@ import json
 import os
 import platform
 
-from keras_resnet.io import atomic_write
+from keras_resnet.io import CorruptFileError, atomic_write, read_json
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -124,24 +124,62 @@ def write(manifest, folder):
 
 
 def read(folder):
-    """Reads `folder`/manifest.json, with a clear error when it is missing or invalid."""
+    """Reads `folder`/manifest.json, with a clear error when it is missing, not JSON or
+    lacks what `verify` reads (see `incomplete`).
+
+    Raises:
+        FileNotFoundError: `folder` or its manifest.json does not exist.
+        CorruptFileError (a ValueError): the manifest is unreadable, of another
+            format_version or incomplete; the message names the file and what to do.
+    """
     path = os.path.join(folder, MANIFEST)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"export_dir={folder!r} does not exist or is not a folder.")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No {MANIFEST} in export_dir={folder!r}: not an export "
                                 "folder written by keras_resnet.export.")
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Unreadable {path}: {error}") from error
-    if not isinstance(manifest, dict):
-        raise ValueError(f"{path} holds a JSON {type(manifest).__name__}, not an object: "
-                         "not a manifest written by keras_resnet.export.")
+    remedy = "Export again, or restore the manifest from a copy."
+    manifest = read_json(path, f"Not a manifest written by keras_resnet.export. {remedy}")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format_version={manifest.get('format_version')!r}; "
-                         f"this version of keras_resnet reads {FORMAT_VERSION}.")
+        raise CorruptFileError(f"{path} has format_version="
+                               f"{manifest.get('format_version')!r}; this version of "
+                               f"keras_resnet reads {FORMAT_VERSION}.")
+    missing = incomplete(manifest)
+    if missing:
+        raise CorruptFileError(f"{path} is incomplete: no {', '.join(missing)}. {remedy}")
+    return manifest
+
+
+def incomplete(manifest):
+    """The fields (as dotted paths) that `verify` reads and `manifest` lacks, or has of
+    the wrong type: every file's size and sha256, the parity file and results, and each
+    result's artifact (with its format and path), batch and precision."""
     missing = [key for key in REQUIRED if not isinstance(manifest.get(key), dict)]
     if missing:
-        raise ValueError(f"{path} is incomplete: no {missing} (export again, or restore "
-                         "the manifest from a copy).")
-    return manifest
+        return missing
+    for rel, entry in manifest["files"].items():
+        entry = entry if isinstance(entry, dict) else {}
+        if not isinstance(entry.get("size"), int) or isinstance(entry.get("size"), bool):
+            missing.append(f"files.{rel}.size")
+        if not isinstance(entry.get("sha256"), str):
+            missing.append(f"files.{rel}.sha256")
+    parity = manifest["parity"]
+    if not isinstance(parity.get("file"), str):
+        missing.append("parity.file")
+    results = parity.get("results")
+    if not isinstance(results, dict):
+        return missing + ["parity.results"]
+    for key, result in results.items():
+        result = result if isinstance(result, dict) else {}
+        artifact = manifest["artifacts"].get(result.get("artifact"))
+        if not isinstance(artifact, dict):
+            missing.append(f"artifacts entry for parity.results.{key}.artifact")
+        else:
+            missing += [f"artifacts.{result['artifact']}.{field}" for field in ("format", "path")
+                        if not isinstance(artifact.get(field), str)]
+        batch = result.get("batch") if isinstance(result.get("batch"), dict) else {}
+        missing += [f"parity.results.{key}.batch.{field}" for field in ("inputs", "reference")
+                    if not isinstance(batch.get(field), str)]
+        if not isinstance(result.get("precision"), str):
+            missing.append(f"parity.results.{key}.precision")
+    return missing

@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_resnet.export import formats, parity
 from keras_resnet.export import manifest as manifest_lib
+from keras_resnet.io import CorruptFileError
 
 
 class VerificationError(RuntimeError):
@@ -100,6 +101,9 @@ def verify(export_dir, *, check_parity=True, manifest_sha256=None):
     Raises:
         VerificationError: the manifest's sha256 is not `manifest_sha256`, an entry is
             missing, added, changed, a link or not a plain file, or parity fails.
+        FileNotFoundError: `export_dir` or its manifest.json does not exist.
+        keras_resnet.io.CorruptFileError (a ValueError): the manifest is not JSON, or
+            lacks a field that verify reads; the message names it.
     """
     export_dir = os.path.abspath(export_dir)
     manifest = manifest_lib.read(export_dir)
@@ -120,16 +124,23 @@ def verify(export_dir, *, check_parity=True, manifest_sha256=None):
         batch = {key: stored[key] for key in stored.files}
     failures = []
     for key, recorded in manifest["parity"]["results"].items():
-        x = formats.to_layout(batch[recorded["batch"]["inputs"]],
-                              recorded["batch"].get("layout", formats.NHWC))
-        predict = formats.load_for_verify(export_dir,
-                                          manifest["artifacts"][recorded["artifact"]], recorded)
-        figures = parity.compare(batch[recorded["batch"]["reference"]], predict(x))
+        try:  # the fields of one format (a signature name, a precision hint, ...)
+            x = formats.to_layout(batch[recorded["batch"]["inputs"]],
+                                  recorded["batch"].get("layout", formats.NHWC))
+            reference = batch[recorded["batch"]["reference"]]
+            predict = formats.load_for_verify(
+                export_dir, manifest["artifacts"][recorded["artifact"]], recorded)
+            precision, limits = recorded["precision"], recorded["tolerance"]
+        except KeyError as error:
+            raise CorruptFileError(
+                f"{os.path.join(export_dir, manifest_lib.MANIFEST)} is incomplete: parity "
+                f"result {key!r} needs {error} (in the manifest or {manifest['parity']['file']})"
+                ". Export again, or restore the manifest from a copy.") from None
+        figures = parity.compare(reference, predict(x))
         # A check held to the precision its runtime picked (OpenVINO's host default) may
         # get another one on this host: check it at that precision's default tolerance.
         # An int8 check is held to its quantization's tolerance whatever the float
         # precision of the kernels around the int8 ones.
-        precision, limits = recorded["precision"], recorded["tolerance"]
         picked = getattr(predict, "precision", None)
         if picked and picked != precision and recorded.get("runtime_precision") == precision:
             precision, limits = picked, parity.DEFAULT_TOLERANCES[picked]

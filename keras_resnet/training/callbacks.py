@@ -17,8 +17,10 @@ from keras_resnet.faults import fault_point
 # The writers live in keras_resnet.io; imported here for this module and its users.
 from keras_resnet.io import (
     CheckpointWriteError,
+    CorruptFileError,
     atomic_savefig,
     atomic_write,
+    read_json,
     remove_stale_temp,
     save_atomically,
     save_keras,
@@ -173,27 +175,33 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self._load_model()
         return self.state.initial_epoch
 
-    def record(self):
-        """The committed epoch record ({"epoch", "weights", "steps", "settings", ...}),
-        or {} when nothing is committed."""
-        try:
-            with open(os.path.join(self.backup_dir, self.METADATA)) as f:
-                record = json.load(f)
-            int(record["epoch"])
-            return record
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}
-
     def committed_epoch(self):
         """The last committed epoch (1-based; 0 when nothing is committed)."""
-        return int(self.record().get("epoch", 0))
+        return self.record().get("epoch", 0)
 
-    def _load_model(self):
+    def record(self):
+        """The committed epoch record ({"epoch", "weights", "steps", "settings", ...}),
+        or {} when nothing is committed.
+
+        Raises:
+            CorruptFileError: the record is not JSON with an integer "epoch"; the
+                message names it and says to delete the backup.
+        """
         path = os.path.join(self.backup_dir, self.METADATA)
         if not os.path.exists(path):
+            return {}
+        remedy = (f"Delete {self.backup_dir} to start this run over (or pass --restart, "
+                  "or a new --output_dir).")
+        metadata = read_json(path, remedy, required=("epoch",))
+        if isinstance(metadata["epoch"], bool) or not isinstance(metadata["epoch"], int):
+            raise CorruptFileError(f"{path} has epoch={metadata['epoch']!r}, not an "
+                                   f"integer. {remedy}")
+        return metadata
+
+    def _load_model(self):
+        metadata = self.record()
+        if not metadata:
             return
-        with open(path) as f:
-            metadata = json.load(f)
         # Backups written by Keras' BackupAndRestore name no file: latest.weights.h5.
         weights = os.path.join(self.backup_dir, metadata.get("weights", "latest.weights.h5"))
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -366,10 +374,21 @@ class MetricsLogger(keras.callbacks.Callback):
 
 
 def load_rows(json_path):
+    """The epoch rows of an earlier run's `metrics.json` ([] when there is none).
+
+    Raises:
+        CorruptFileError: the file is not a metrics.json as written here.
+    """
     if not os.path.exists(json_path):
         return []
-    with open(json_path) as f:
-        return json.load(f).get("epochs", [])
+    remedy = ("Delete it (a resumed run then lacks the rows of the epochs before it), or "
+              "start over with --restart or a new --output_dir.")
+    rows = read_json(json_path, remedy).get("epochs", [])
+    if not isinstance(rows, list) or not all(
+            isinstance(row, dict) and isinstance(row.get("epoch"), int) for row in rows):
+        raise CorruptFileError(f"{json_path} has 'epochs' that are not a list of rows with "
+                               f"an integer 'epoch'. {remedy}")
+    return rows
 
 
 def _current_lr(model):
