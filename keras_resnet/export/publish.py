@@ -73,7 +73,9 @@ def clean_stale(destination):
 def check_destination(destination, overwrite):
     """Raises FileExistsError when `destination` exists and `overwrite` is False, or
     when it exists and is neither an export folder (one with manifest.json) nor empty:
-    `overwrite` replaces exports, never an unrelated folder given by mistake."""
+    `overwrite` replaces exports, never an unrelated folder given by mistake. Raises
+    ValueError when the folder that would hold it cannot be written (`check_writable`)."""
+    check_writable(destination)
     if not os.path.exists(destination):
         return
     if not overwrite:
@@ -87,6 +89,24 @@ def check_destination(destination, overwrite):
             f"Export destination output_dir={destination!r} exists and is not an export "
             f"folder (no {MANIFEST}); overwrite only replaces exports. Choose another "
             "output_dir or remove it yourself.")
+
+
+def check_writable(destination):
+    """Raises ValueError, naming the folder, unless a folder can be created where the
+    staging folder of `destination` goes: its parent, or the nearest existing folder
+    above it (the parents that are missing are created then). Nothing is left behind."""
+    parent = os.path.dirname(os.path.abspath(destination))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"Export destination output_dir={destination!r} cannot be created: "
+                         f"{parent!r} is a file, not a folder. Choose another output_dir.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=parent))
+    except OSError as error:
+        raise ValueError(f"Export destination output_dir={destination!r} cannot be written: "
+                         f"no folder can be created in {parent!r} ({error.strerror}). "
+                         "Choose a writable output_dir.") from None
 
 
 @contextlib.contextmanager

@@ -30,6 +30,12 @@ def load_model(model, *, weights=None, **overrides):
                         f"received model={model!r} of type {type(model).__name__}.")
     path = os.fspath(model)
     if path.endswith(".keras") or os.path.sep in path or os.path.exists(path):
+        if os.path.isdir(path):
+            inside = os.path.join(path, "model.keras")
+            hint = (f" Did you mean model={inside!r}?" if os.path.isfile(inside) else "")
+            raise ValueError(f"model={path!r} is a folder, not a .keras file (export reads "
+                             f"Keras v3 .keras archives, as written by scripts/train.py)."
+                             f"{hint}")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Model file model={path!r} does not exist.")
         if not path.endswith(".keras"):
@@ -109,7 +115,13 @@ def load_images(folder, *, size, preprocessing, limit=100):
                          f"({', '.join(IMAGE_EXTENSIONS)}).")
     images = []
     for path in paths:
-        with Image.open(path) as image:
-            image = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
-            images.append(np.asarray(image, np.uint8))
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+                images.append(np.asarray(image, np.uint8))
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            # Calibration sets the int8 ranges: a bad image is refused, not skipped.
+            raise ValueError(f"representative_dir image {path!r} cannot be decoded "
+                             f"({type(error).__name__}: {error}). Replace or remove it."
+                             ) from None
     return preprocess_uint8_numpy(np.stack(images), preprocessing)

@@ -1021,7 +1021,8 @@ def export_directory(config):
 
 def check_export_destination(config):
     """Refuses, before any training, an export destination that exists (unless
-    overwrite_export) or that is not an export folder, as scripts/export.py does."""
+    overwrite_export), that is not an export folder or that cannot be written, as
+    scripts/export.py does."""
     from keras_resnet.export import publish  # optional dependency, loaded on demand
 
     try:
@@ -1029,6 +1030,8 @@ def check_export_destination(config):
     except FileExistsError as error:
         raise ConfigError(f"{error} With train.py: --overwrite_export or another "
                           "--export_dir.") from None
+    except ValueError as error:
+        raise ConfigError(f"{error} With train.py: another --export_dir.") from None
 
 
 def export(model, config, train_source, eval_source, normalization):
