@@ -1,14 +1,15 @@
 """Bad export requests and damaged exports: unknown formats and modes, parity data of
-the wrong shape, a corrupt .keras file, and exports changed after the fact, which
-`verify` refuses (see tests/bad_inputs.py). The damaged exports are copies of the
-session's `tiny_export`."""
+the wrong shape, a corrupt .keras file or a folder as the model, an undecodable
+calibration image, a destination under a file, and exports changed after the fact or
+with an incomplete manifest, which `verify` refuses (see tests/bad_inputs.py). The
+damaged exports are copies of the session's `tiny_export`."""
 
 import os
 import shutil
 
 import numpy as np
 from bad_inputs import check, parametrize
-from factories import tiny_model
+from factories import image_bytes, tiny_model, write_images
 
 from keras_resnet import export
 from keras_resnet.export.verify import VerificationError
@@ -53,6 +54,42 @@ def _garble_manifest(folder):
         f.write("{")
 
 
+def _edit_manifest(change):
+    """A `_tampered` change that edits manifest.json's JSON with `change(manifest)`."""
+    def edit(folder):
+        import json
+
+        path = os.path.join(folder, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        change(manifest)
+        with open(path, "w") as f:
+            json.dump(manifest, f)
+    return edit
+
+
+def _drop_signature(manifest):
+    result = next(r for r in manifest["parity"]["results"].values() if "signature" in r)
+    del result["signature"]
+
+
+def _calibration_folder(tmp_path, exported):
+    write_images(tmp_path / "images", 1)
+    jpeg = image_bytes()
+    (tmp_path / "images" / "b.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    export.load_images(str(tmp_path / "images"), size=(16, 16),
+                       preprocessing=export.resolve_preprocessing("torch"))
+
+
+def _model_folder(tmp_path, exported):
+    export.load_model(str(tmp_path))
+
+
+def _export_under_a_file(tmp_path, exported):
+    (tmp_path / "file").write_text("x")
+    export.export_model(tiny_model(), output_dir=str(tmp_path / "file" / "out"))
+
+
 CASES = [
     ("export-unknown-format", _export_call(formats="coreml"), ValueError, "coreml"),
     ("export-unknown-tflite-mode", _export_call(formats="tflite", tflite_modes=("int4",)),
@@ -69,7 +106,22 @@ CASES = [
         d, "model_float32.tflite"))), VerificationError, "missing file"),
     ("export-no-manifest", _tampered(lambda d: os.remove(os.path.join(d, "manifest.json"))),
      FileNotFoundError, "No manifest.json"),
-    ("export-garbled-manifest", _tampered(_garble_manifest), ValueError, "Unreadable"),
+    ("export-garbled-manifest", _tampered(_garble_manifest), ValueError,
+     r"manifest.json is not valid JSON .*Export again"),
+    # issue 16, item 14: each of these was a KeyError, a PIL or an OS traceback
+    ("export-manifest-without-a-size", _tampered(_edit_manifest(
+        lambda m: m["files"]["model_float32.tflite"].pop("size"))), ValueError,
+     r"manifest.json is incomplete: no files.model_float32.tflite.size. Export again"),
+    ("export-manifest-without-parity-results", _tampered(_edit_manifest(
+        lambda m: m["parity"].pop("results"))), ValueError,
+     "is incomplete: no parity.results"),
+    ("export-manifest-without-a-signature", _tampered(_edit_manifest(_drop_signature)),
+     ValueError, "is incomplete: parity result 'savedmodel.*needs 'signature'"),
+    ("export-corrupt-calibration-image", _calibration_folder, ValueError,
+     r"representative_dir image '.*b.jpg' cannot be decoded .*Replace or remove it"),
+    ("export-model-is-a-folder", _model_folder, ValueError, "is a folder, not a .keras file"),
+    ("export-destination-under-a-file", _export_under_a_file, ValueError,
+     "cannot be created: .*file' is a file, not a folder"),
 ]
 
 
