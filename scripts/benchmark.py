@@ -18,7 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # benchmarks/ lives at the repository root, outside the installed keras_resnet package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnet import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "CI-sized run: ResNet-20 only, few repetitions.")
@@ -56,12 +58,13 @@ def main(argv):
     from benchmarks import full_settings, quick_settings, run_suite, write_json, write_markdown
 
     if FLAGS.from_json:
-        import json
-
         from benchmarks import derive
+        from keras_resnet.io import read_json
 
-        with open(FLAGS.from_json) as handle:
-            report = derive(json.load(handle))
+        if not os.path.isfile(FLAGS.from_json):
+            raise FileNotFoundError(f"--from_json={FLAGS.from_json!r} is not a file.")
+        report = derive(read_json(FLAGS.from_json, "Pass a report written by "
+                                  "scripts/benchmark.py --json.", required=("results",)))
         write_markdown(report, FLAGS.markdown, command=report.get("command"),
                        section=FLAGS.section)
         print(f"Wrote {FLAGS.markdown}")
@@ -73,7 +76,7 @@ def main(argv):
     settings = (quick_settings if FLAGS.quick else full_settings)(len(accelerators()),
                                                                   backend())
     if FLAGS.batches:
-        settings.batches = tuple(int(b) for b in FLAGS.batches)
+        settings.batches = tuple(cli.int_list("batches", FLAGS.batches))
     if FLAGS.measure:
         settings.measure = tuple(FLAGS.measure)
     if FLAGS.models:
@@ -120,4 +123,4 @@ def _profile(models):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

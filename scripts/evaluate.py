@@ -8,7 +8,9 @@
 
 With --weights (a tag, file or hf:// address), the preprocessing and the crop come from
 the weights (`keras_resnet.weights.weights_row`: e.g. torchvision's V2 files resize
-to 232 and crop 224).
+to 232 and crop 224). Without --image_size the crop is the weights' crop, else the
+model's own input side (printed first: `model=... image_size=N preprocessing=...`).
+An error is one line on stderr, exit status 2 for bad input (keras_resnet.cli).
 """
 
 import os
@@ -18,6 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from keras_resnet import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_path", None, "A .keras model file (or use --model).")
@@ -37,31 +41,47 @@ flags.DEFINE_integer("max_examples", None, "Evaluate only the first N examples."
 
 def main(argv):
     del argv
-    import keras
-
     import keras_resnet
-    import keras_resnet.training  # noqa: F401  (registers the schedule for loading)
     from keras_resnet import data
-    from keras_resnet.training.evaluate import evaluate_model
+    from keras_resnet.export import load_model
+    from keras_resnet.training.evaluate import MODES, evaluate_model
 
     if bool(FLAGS.model_path) == bool(FLAGS.model):
         raise app.UsageError("Pass exactly one of --model_path (a .keras file) and --model "
                              "(a registered name, with --weights).")
+    modes = FLAGS.modes.split(",")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise app.UsageError(f"--modes={FLAGS.modes}: unknown {unknown}. Allowed: "
+                             f"{list(MODES)}.")
+    scales = cli.int_list("scales", FLAGS.scales)
+    for name in ("image_size", "max_examples"):
+        if FLAGS[name].value is not None and FLAGS[name].value < 1:
+            raise app.UsageError(f"--{name}={FLAGS[name].value}: expected an integer >= 1 "
+                                 "(or unset).")
     if FLAGS.model:
         model = keras_resnet.create_model(FLAGS.model, weights=FLAGS.weights)
     else:
-        model = keras.saving.load_model(FLAGS.model_path)
+        if not os.path.exists(FLAGS.model_path):
+            raise FileNotFoundError(f"--model_path={FLAGS.model_path!r} does not exist.")
+        model = load_model(FLAGS.model_path)  # a .keras file; one-line errors
     variant = FLAGS.model or model.name
     row = keras_resnet.weights.weights_row(FLAGS.weights, variant) if FLAGS.weights else None
-    mode = FLAGS.preprocessing or (row.preprocessing if row else
-                                   keras_resnet.get_variant(variant).preprocessing)
+    mode = FLAGS.preprocessing or (row.preprocessing if row else None)
+    if mode is None:
+        try:
+            mode = keras_resnet.get_variant(variant).preprocessing
+        except ValueError:
+            raise app.UsageError(f"Model {variant!r} is not a registered variant, so its "
+                                 "preprocessing is unknown: pass --preprocessing=torch, "
+                                 "caffe or tf.") from None
     # The crop comes from the weights' row, else from the model's own input size.
     image_size = FLAGS.image_size or (row.crop if row else model.input_shape[1] or 224)
     resize = {"resize_side": row.resize * image_size // row.crop} if row else {}
     source = data.load_source(FLAGS.dataset, "eval", data_dir=FLAGS.data_dir,
                               label_offset=FLAGS.label_offset)
-    scales = [int(s) for s in FLAGS.scales.split(",")]
-    for name in FLAGS.modes.split(","):
+    print(f"model={variant} image_size={image_size} preprocessing={mode}")
+    for name in modes:
         result = evaluate_model(model, source, normalization=data.Normalization.from_mode(mode),
                                 mode=name, image_size=image_size, scales=scales,
                                 channels=model.input_shape[-1], max_examples=FLAGS.max_examples,
@@ -71,4 +91,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

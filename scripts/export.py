@@ -4,16 +4,21 @@ checked in each runtime; or re-verifies an export folder.
     scripts/export.py --model=runs/resnet20/model.keras --format=all
     scripts/export.py --model=resnet50 --weights=resnet50.pth --format=onnx --opset=17
     scripts/export.py verify --export_dir=saved_models/resnet20
+
+An error is one line on stderr, with exit status 2 for bad input (flags, the model
+file, the destination, calibration images, an unreadable manifest) and 1 for a failure
+(parity, verify finding a changed file, a missing runtime); see keras_resnet.cli.
 """
 
 import json
 import logging as std_logging
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
+
+from keras_resnet import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras file, or a registered model name "
@@ -73,6 +78,9 @@ def _export():
             preprocessing=preprocessing, limit=FLAGS.calibration_samples)
     class_names = None
     if FLAGS.class_names:
+        if not os.path.isfile(FLAGS.class_names):
+            raise FileNotFoundError(f"--class_names={FLAGS.class_names!r} is not a file "
+                                    "(expected one class name per line).")
         with open(FLAGS.class_names) as f:
             class_names = [line.strip() for line in f if line.strip()]
     manifest = export.export_model(
@@ -109,14 +117,8 @@ def main(argv):
     command = argv[1:]
     if command not in ([], ["export"], ["verify"]):
         raise app.UsageError(f"Unknown command {' '.join(command)!r}; use 'verify' or none.")
-    try:
-        _verify() if command == ["verify"] else _export()
-    except (ValueError, FileExistsError, FileNotFoundError, TypeError, RuntimeError,
-            ImportError) as error:
-        # Expected failures (bad flags, existing output, parity) get one clear line.
-        print(f"Error: {error}", file=sys.stderr)
-        sys.exit(1)
+    _verify() if command == ["verify"] else _export()
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

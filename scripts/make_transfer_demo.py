@@ -15,7 +15,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_resnet import cli  # noqa: E402
 
 flags.DEFINE_string("output_dir", "runs/transfer_demo", "Where the folders and the .pth go.")
 flags.DEFINE_integer("per_class", 5, "Training images per class of digits 5-9.")
@@ -39,4 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -8,11 +8,12 @@ registry, and the pretrained weights from the weights catalogue.
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from keras_resnet import cli  # noqa: E402
 from keras_resnet.models.table import markdown_table, variant_rows  # noqa: E402
 from keras_resnet.weights import catalog  # noqa: E402
 
@@ -26,7 +27,7 @@ FLAGS = flags.FLAGS
 def replace_between(text, begin, end, table, readme):
     """`text` with the lines between the `begin` and `end` markers replaced by `table`."""
     if begin not in text or end not in text:
-        raise SystemExit(f"{readme} lacks the markers {begin} ... {end}.")
+        raise ValueError(f"{readme} lacks the markers {begin} ... {end}.")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{table}\n{end}{tail}"
@@ -34,13 +35,17 @@ def replace_between(text, begin, end, table, readme):
 
 def main(argv):
     del argv
+    text = None
+    if FLAGS.write:  # a README without the markers is refused before the tables are built
+        with open(FLAGS.readme) as f:
+            text = f.read()
+        for begin, end in ((BEGIN, END), (WEIGHTS_BEGIN, WEIGHTS_END)):
+            replace_between(text, begin, end, "", FLAGS.readme)
     tables = [(BEGIN, END, markdown_table(variant_rows())),
               (WEIGHTS_BEGIN, WEIGHTS_END, catalog.markdown_table())]
     if not FLAGS.write:
         print("\n\n".join(table for _, _, table in tables))
         return
-    with open(FLAGS.readme) as f:
-        text = f.read()
     for begin, end, table in tables:
         text = replace_between(text, begin, end, table, FLAGS.readme)
     tmp = FLAGS.readme + ".tmp"
@@ -50,4 +55,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -9,7 +9,8 @@
 Every `TrainConfig` setting is a flag (keras_resnet.training.flags); unset flags take
 the recipe's value. Re-running the same command resumes an interrupted run (other
 run-defining settings are refused; `--restart` starts the folder over). The last
-line printed is `test accuracy: 0.xxxx`.
+line printed is `test accuracy: 0.xxxx`. An error is one line on stderr, with exit
+status 2 for bad input and 1 for a failure while training (keras_resnet.cli).
 """
 
 import os
@@ -19,8 +20,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
+from keras_resnet import cli  # noqa: E402
 from keras_resnet.training import flags as training_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -39,7 +41,7 @@ def main(argv):
     overrides["model_options"] = training_flags.parse_model_options(FLAGS.model_option)
     recipe = overrides.pop("recipe", "digits")
     if FLAGS.study == "degradation":
-        depths = [int(d) for d in FLAGS.study_depths.split(",")]
+        depths = cli.int_list("study_depths", FLAGS.study_depths)
         result = study.degradation_study(
             depths=depths, output_dir=overrides.pop("output_dir", "runs/degradation"),
             recipe=recipe, **overrides)
@@ -47,16 +49,11 @@ def main(argv):
         for name, accuracy in result["test_accuracy"].items():
             print(f"{name} test accuracy: {accuracy:.4f}")
         return
-    try:
-        config = training.build_config(recipe, **overrides)
-        if FLAGS.output_dir is None:
-            config.output_dir = os.path.join(
-                "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
-        result = training.train_and_evaluate(config)
-    except (training.ConfigError, training.TrainingDiverged, training.CheckpointWriteError,
-            training.WorkerLost, training.RunFolderLocked) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    config = training.build_config(recipe, **overrides)
+    if FLAGS.output_dir is None:
+        config.output_dir = os.path.join(
+            "runs", re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{config.model}_{config.dataset}"))
+    result = training.train_and_evaluate(config)
     print(f"outputs: {result['output_dir']}")
     if "export_dir" in result:
         print(f"exported: {result['export_dir']}")
@@ -64,4 +61,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

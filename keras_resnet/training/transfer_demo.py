@@ -76,6 +76,8 @@ def make_demo(root, *, per_class=5, pretrain_epochs=8, image_size=32, verbose=0)
     """
     from keras_resnet.training import loop
 
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be an integer >= 1. Received: per_class={per_class!r}.")
     pretrain_dir = os.path.join(root, "pretrain")
     finetune_dir = os.path.join(root, "finetune")
     counts = write_digit_folder(pretrain_dir, PRETRAIN_CLASSES)

@@ -45,7 +45,7 @@ def test_disk_full_while_checkpointing_fails_clearly_and_keeps_the_previous(tmp_
     full = subprocess.run([sys.executable, "-c", LIMITED, str(1 << 20), TRAIN, *args],
                           cwd=ROOT, env=env(), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert full.returncode == 2, full.stdout[-3000:]
+    assert full.returncode == 1, full.stdout[-3000:]  # a runtime failure (keras_resnet.cli)
     last_line = full.stdout.strip().splitlines()[-1]
     assert last_line.startswith("error: Could not write ") and "File too large" in last_line
     assert "last.keras is kept" in last_line and "Traceback" not in full.stdout

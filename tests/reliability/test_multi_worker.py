@@ -144,7 +144,7 @@ def test_killed_worker_fails_the_job_and_a_rerun_resumes(tmp_path):
     outputs = _finish(processes, timeout=180)
     survivor, killed = processes
     assert killed.returncode == -signal.SIGKILL, outputs[1][-2000:]
-    assert survivor.returncode == 2, outputs[0][-3000:]
+    assert survivor.returncode == 1, outputs[0][-3000:]  # a runtime failure
     errors = [line for line in outputs[0].splitlines() if line.startswith("error:")]
     assert len(errors) == 1, outputs[0][-3000:]
     assert "A peer worker likely died" in errors[0]
