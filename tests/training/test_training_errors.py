@@ -73,7 +73,8 @@ CASES = [
     ("train-unwritable-output", _unwritable_output, ValueError, "not writable"),
     ("train-batch-larger-than-data", lambda t: _train(t, batch_size=4096), ValueError,
      "fewer than the global batch"),
-    ("train-nan-loss", _diverges, training.TrainingDiverged, "NaN/inf at epoch 1"),
+    ("train-nan-loss", _diverges, training.TrainingDiverged,
+     "Training diverged at epoch 1: the training loss is NaN"),
     # issue 16, items 4 and 14: JSONDecodeError tracebacks, or no error at all
     ("run-corrupt-metrics-json", _corrupt_run_file("metrics.json", "{", _metrics_rows),
      ValueError, r"metrics.json is not valid JSON .*Delete it"),
