@@ -49,11 +49,9 @@ def _args(output_dir, extra=()):
 
 def _final_state(output_dir, name="model.keras"):
     """Every weight and optimizer variable of the run's `name`, as NumPy arrays."""
-    import keras
+    import keras_resnet.training  # registers the schedule and layers
 
-    import keras_resnet.training  # noqa: F401  (registers the schedule and layers)
-
-    model = keras.saving.load_model(os.path.join(output_dir, name))
+    model = keras_resnet.training.load_model(os.path.join(output_dir, name))  # its policy
     return [np.asarray(v) for v in model.weights + model.optimizer.variables]
 
 
