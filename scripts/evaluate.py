@@ -9,7 +9,9 @@
 With --weights (a tag, file or hf:// address), the preprocessing and the crop come from
 the weights (`keras_resnet.weights.weights_row`: e.g. torchvision's V2 files resize
 to 232 and crop 224). Without --image_size the crop is the weights' crop, else the
-model's own input side (printed first: `model=... image_size=N preprocessing=...`).
+model's own input side, else, for a model that takes any size (trained and tested at
+different sizes), the eval crop and resize its run recorded in the metrics.json beside
+it (printed first: `model=... image_size=N preprocessing=...`).
 An error is one line on stderr, exit status 2 for bad input (keras_resnet.cli).
 """
 
@@ -75,9 +77,17 @@ def main(argv):
             raise app.UsageError(f"Model {variant!r} is not a registered variant, so its "
                                  "preprocessing is unknown: pass --preprocessing=torch, "
                                  "caffe or tf.") from None
-    # The crop comes from the weights' row, else from the model's own input size.
-    image_size = FLAGS.image_size or (row.crop if row else model.input_shape[1] or 224)
-    resize = {"resize_side": row.resize * image_size // row.crop} if row else {}
+    # The crop comes from the weights' row, else from the model's own input size, else
+    # (a model that takes any size: a run trained and tested at different sizes) from
+    # the run's metrics.json beside the model.
+    image_size, resize = FLAGS.image_size, {}
+    if row:
+        image_size = image_size or row.crop
+        resize = {"resize_side": row.resize * image_size // row.crop}
+    elif not image_size:
+        image_size = model.input_shape[1]
+        if image_size is None:
+            image_size, resize = _run_eval_size()
     source = data.load_source(FLAGS.dataset, "eval", data_dir=FLAGS.data_dir,
                               label_offset=FLAGS.label_offset)
     print(f"model={variant} image_size={image_size} preprocessing={mode}")
@@ -88,6 +98,24 @@ def main(argv):
                                 **resize)
         print(f"{name}: top-1 {result['top1']:.4f} top-5 {result['top5']:.4f} "
               f"({result['examples']} images)")
+
+
+def _run_eval_size():
+    """(eval crop, {"resize_side": ...} or {}) recorded in the metrics.json of the run
+    that wrote --model_path; a usage error when there is none."""
+    from keras_resnet import io
+
+    path = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model_path or "")),
+                        "metrics.json")
+    if not FLAGS.model_path or not os.path.exists(path):
+        raise app.UsageError("The model takes any image size and no metrics.json of its run "
+                             "is beside it: pass --image_size.")
+    run = io.read_json(path, "Pass --image_size instead.")
+    size = run.get("eval_image_size") or run.get("image_size")
+    if not isinstance(size, int) or size < 1:
+        raise app.UsageError(f"{path} records no eval_image_size: pass --image_size.")
+    resize = run.get("eval_resize_size")
+    return size, ({"resize_side": resize} if isinstance(resize, int) else {})
 
 
 if __name__ == "__main__":

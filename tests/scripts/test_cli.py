@@ -272,6 +272,27 @@ def test_evaluate_takes_the_crop_from_the_model_and_refuses_bad_input(capsys, tm
         assert expected in error_line(err), (args, error_line(err))
 
 
+def test_evaluate_takes_an_any_size_models_crop_from_its_run(capsys, tmp_path):
+    """A run trained and tested at different sizes saves a model that takes any size:
+    the crop and resize come from the run's metrics.json beside it."""
+    import keras_resnet
+    from keras_resnet.training.evaluate import with_input_size
+
+    run = tmp_path / "run"
+    run.mkdir()
+    path = str(run / "model.keras")
+    model = keras_resnet.create_model("resnet20", input_shape=(16, 16, 3), classes=10)
+    with_input_size(model, None).save(path)
+    status, _, err = run_script(capsys, "evaluate", f"--model_path={path}", "--modes=center",
+                                "--max_examples=2")
+    assert status == 2 and "pass --image_size" in error_line(err), err
+    (run / "metrics.json").write_text('{"eval_image_size": 24, "eval_resize_size": 28}')
+    status, out, err = run_script(capsys, "evaluate", f"--model_path={path}",
+                                  "--modes=center", "--max_examples=2")
+    assert status == 0, err
+    assert "image_size=24 " in out and "(2 images)" in out
+
+
 def test_benchmark_transfer_demo_and_model_table_errors_are_one_line(capsys, tmp_path):
     (tmp_path / "report.json").write_text('{"results": [')
     (tmp_path / "README.md").write_text("no markers here\n")
