@@ -28,6 +28,12 @@ from keras_resnet.io import (
 
 
 @dataclasses.dataclass
+def optimizer_steps(optimizer):
+    """The optimizer's step count as an int (`int()` of the variable fails under a
+    MirroredStrategy, whose variables are MirroredVariables)."""
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
 class RunState:
     """What the callbacks of one run tell each other, instead of attributes on the model.
 
@@ -214,10 +220,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 f"{error}). Start this run over with --restart.") from error
         steps = metadata.get("steps")
         optimizer = self.model.optimizer
-        if steps is not None and optimizer is not None and int(optimizer.iterations) != steps:
+        if steps is not None and optimizer is not None and optimizer_steps(optimizer) != steps:
             raise ResumeError(
                 f"The backup {weights!r} committed {steps} optimizer steps, but the "
-                f"optimizer holds {int(optimizer.iterations)} after loading it: its state "
+                f"optimizer holds {optimizer_steps(optimizer)} after loading it: its state "
                 "did not load (another optimizer or mixed precision?). Resume with the "
                 "settings that wrote it, or start over with --restart.")
         problem = nonfinite_state(self.model)
@@ -247,7 +253,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         save_atomically(self.model.save_weights, os.path.join(self.backup_dir, name))
         record = {"epoch": epoch + 1, "batch": 0, "weights": name}
         if self.model.optimizer is not None:
-            record["steps"] = int(self.model.optimizer.iterations)
+            record["steps"] = optimizer_steps(self.model.optimizer)
         if self.settings is not None:
             record["settings"] = self.settings
         if self.ema is not None:
