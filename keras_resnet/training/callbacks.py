@@ -27,13 +27,13 @@ from keras_resnet.io import (
 )
 
 
-@dataclasses.dataclass
 def optimizer_steps(optimizer):
     """The optimizer's step count as an int (`int()` of the variable fails under a
     MirroredStrategy, whose variables are MirroredVariables)."""
     return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
+@dataclasses.dataclass
 class RunState:
     """What the callbacks of one run tell each other, instead of attributes on the model.
 
