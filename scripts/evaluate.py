@@ -86,8 +86,9 @@ def main(argv):
         resize = {"resize_side": row.resize * image_size // row.crop}
     elif not image_size:
         image_size = model.input_shape[1]
-        if image_size is None:
+        if image_size is None and FLAGS.model_path:
             image_size, resize = _run_eval_size()
+        image_size = image_size or 224  # a registered model built without an input size
     source = data.load_source(FLAGS.dataset, "eval", data_dir=FLAGS.data_dir,
                               label_offset=FLAGS.label_offset)
     print(f"model={variant} image_size={image_size} preprocessing={mode}")
@@ -105,9 +106,8 @@ def _run_eval_size():
     that wrote --model_path; a usage error when there is none."""
     from keras_resnet import io
 
-    path = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model_path or "")),
-                        "metrics.json")
-    if not FLAGS.model_path or not os.path.exists(path):
+    path = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model_path)), "metrics.json")
+    if not os.path.exists(path):
         raise app.UsageError("The model takes any image size and no metrics.json of its run "
                              "is beside it: pass --image_size.")
     run = io.read_json(path, "Pass --image_size instead.")
