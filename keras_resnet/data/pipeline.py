@@ -50,8 +50,21 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
                  num_classes=None, one_hot=False, channels=3, cache=None, shuffle_buffer=None,
                  seed=0, deterministic=False, input_context=None, repeat=False,
                  auto_augment="none", magnitude=9, magnitude_std=0.5, random_erase=0.0,
-                 mix=None, repeated_augmentation=1, resize_size=None):
+                 mix=None, repeated_augmentation=1, resize_size=None, first_epoch=0,
+                 steps_per_epoch=None):
     """Builds the input pipeline of one split.
+
+    A training pipeline is a stream of epochs, each a function of (seed, epoch) alone:
+    epoch e is its own shuffle of the data (seeded from `seed` and e) whose examples
+    get stateless augmentation seeds from (seed, e, position), and it yields exactly
+    `steps_per_epoch` batches. So a run resumed at `first_epoch` (after a kill, from
+    the last committed epoch) sees the very batches the uninterrupted run saw, and an
+    epoch capped at `steps_per_epoch` batches is followed by the next epoch's shuffle,
+    not by the rest of this one. Why not skip the committed epochs' batches instead:
+    skipping decodes and shuffles every skipped example again (hours on ImageNet late
+    in a run), while a new epoch costs one shuffle-buffer fill, as each pass of a
+    repeated pipeline does. The shuffle stays global (a buffer of the whole split up to
+    10,000 examples, as before) and the augmentation stays in one parallel map.
 
     Args:
         source: `keras_resnet.data.Source`.
@@ -96,6 +109,12 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             resized to before the center `image_size` crop (torchvision's
             --val-resize-size). None: the augment mode's evaluation view.
             Defaults to None.
+        first_epoch: int. 0-based epoch a training stream starts at (a resumed run's
+            committed epochs). Defaults to 0.
+        steps_per_epoch: int or None. Batches of each training epoch (as `fit`'s
+            steps_per_epoch; with `input_context`, the global steps: each pipeline then
+            yields its share of the global batches). None: one pass over the examples,
+            less the last partial batch. Defaults to None.
 
     Returns:
         `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
@@ -124,14 +143,17 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     if mixing_on and not one_hot:
         raise ValueError("mixup/cutmix mix the targets: they need one_hot=True.")
     dataset = source.dataset
+    # Examples of this pipeline in one step: the global batch over the input pipelines.
+    step_examples, pass_examples = batch_size, source.num_examples
     if input_context is not None:
         # distribute_datasets_from_function hands each replica its own element, so
         # elements are per-replica batches (a pipeline feeding 2 replicas with global
         # batches would double the global batch).
+        pipelines = input_context.num_input_pipelines
+        step_examples, pass_examples = batch_size // pipelines, pass_examples // pipelines
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-        if input_context.num_input_pipelines > 1:
-            dataset = dataset.shard(input_context.num_input_pipelines,
-                                    input_context.input_pipeline_id)
+        if pipelines > 1:
+            dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
     options.experimental_optimization.map_parallelization = True
@@ -147,23 +169,18 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     if cache:
         dataset = dataset.cache()
     if training:
-        buffer = shuffle_buffer or min(source.num_examples, 10_000)
-        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    if training and repeated_augmentation > 1:
-        copies = repeated_augmentation
-        dataset = dataset.flat_map(
-            lambda *example: tf.data.Dataset.from_tensors(example).repeat(copies))
-
-    # Each example gets its own stateless seed (a counter zipped in), so augmentation is
-    # reproducible under --deterministic and independent of map parallelism.
-    seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    dataset = tf.data.Dataset.zip((dataset, seeds))
+        steps = steps_per_epoch or max(pass_examples // step_examples, 1)
+        dataset = _epochs(dataset, seed=seed, first_epoch=first_epoch, repeat=repeat,
+                          buffer=shuffle_buffer or min(source.num_examples, 10_000),
+                          examples=steps * step_examples, copies=repeated_augmentation)
+    else:
+        if repeat:
+            dataset = dataset.repeat()
+        dataset = dataset.map(lambda *example: (example, tf.zeros([2], tf.int64)))
 
     def transform(example, pair):
         image, label = example
-        example_seed = tf.cast(pair % (2**31 - 1), tf.int32)
+        example_seed = _int32_seed(pair)
         if training:
             image = augment_lib.train_transform(image, augment, image_size, example_seed)
         else:
@@ -180,22 +197,60 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
                 image, random_erase, tf.random.experimental.stateless_fold_in(example_seed, 2))
         if one_hot:
             label = tf.one_hot(label, num_classes, dtype=tf.float32)
-        return image, label
+        return image, label, pair
 
     dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
+    # Training epochs hold whole batches, so batches never straddle two epochs.
     dataset = dataset.batch(batch_size, drop_remainder=training)
     if mixing_on:
-        batch_seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
-
-        def mix_fn(batch, pair):
-            images, targets = batch
-            images, targets, _ = mixing.mix_batch(
-                images, targets, tf.cast(pair % (2**31 - 1), tf.int32), mix)
+        def mix_fn(images, targets, pairs):
+            # A batch's seed derives from its first example's: a function of (seed,
+            # epoch, position) too.
+            batch_seed = tf.random.experimental.stateless_fold_in(
+                pairs[0], tf.constant(3, tf.int64))
+            images, targets, _ = mixing.mix_batch(images, targets, _int32_seed(batch_seed),
+                                                  mix)
             return images, targets
 
-        dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
-            mix_fn, num_parallel_calls=AUTOTUNE)
+        dataset = dataset.map(mix_fn, num_parallel_calls=AUTOTUNE)
+    else:
+        dataset = dataset.map(lambda images, labels, _: (images, labels))
     return dataset.prefetch(AUTOTUNE)
+
+
+def _int32_seed(pair):
+    """An int64 seed pair as the int32 pair the stateless image ops take."""
+    return tf.cast(pair % (2**31 - 1), tf.int32)
+
+
+def _epochs(dataset, *, seed, first_epoch, repeat, buffer, examples, copies):
+    """The training stream of (example, int64 seed pair): epochs first_epoch,
+    first_epoch + 1, ... (only first_epoch unless `repeat`), each `examples` examples
+    of its own shuffle of `dataset`, each shuffled example `copies` times in a row."""
+    key = tf.constant([seed, 0], tf.int64)
+
+    def epoch(index):
+        epoch_key = tf.random.experimental.stateless_fold_in(key, index)
+        # Dataset.shuffle mixes its seed with the graph-level seed, and fails on a
+        # tensor seed when that is 0 (e.g. after keras.utils.set_random_seed(0)); this
+        # function's own graph seed is set, so the order depends on (seed, epoch) only.
+        tf.random.set_seed(1)
+        order = tf.random.experimental.stateless_fold_in(epoch_key, tf.constant(0, tf.int64))
+        shuffled = dataset.shuffle(buffer, seed=order[0], reshuffle_each_iteration=True)
+        if copies > 1:
+            shuffled = shuffled.flat_map(
+                lambda *example: tf.data.Dataset.from_tensors(example).repeat(copies))
+        # repeat(): an epoch shorter than `examples` (images dropped as corrupt) goes
+        # on into a reshuffle of itself, so every epoch has its own batches; the
+        # assertion fails a split that decodes to nothing, which would otherwise loop
+        # over empty epochs forever.
+        chosen = shuffled.repeat().take(examples).apply(
+            tf.data.experimental.assert_cardinality(examples)).enumerate()
+        return chosen.map(lambda position, example: (example, tf.random.experimental
+                                                     .stateless_fold_in(epoch_key, position + 1)))
+
+    last = 2**62 if repeat else first_epoch + 1
+    return tf.data.Dataset.range(first_epoch, last).flat_map(epoch)
 
 
 def _decode(dataset, source):

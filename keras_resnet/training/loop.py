@@ -592,8 +592,13 @@ class Data:
         epochs: int. Planned epochs of the whole run.
         passes: float. base_batch_size / training examples (iterations -> epochs).
         normalization: keras_resnet.data.Normalization of the inputs.
-        train_fn, eval_fn: callable(input_context) -> tf.data.Dataset.
-        train_data, eval_data: what `fit` and `evaluate` read.
+        train_fn: callable(input_context, first_epoch=0) -> tf.data.Dataset: the
+            training stream from `first_epoch` on (epoch e is a function of the seed
+            and e, see `keras_resnet.data.make_dataset`).
+        eval_fn: callable(input_context) -> tf.data.Dataset.
+        train_data_at: callable(first_epoch) -> what `fit` reads from that epoch on (a
+            resumed run starts at its committed epoch).
+        eval_data: what `evaluate` reads.
     """
 
     train_source: object
@@ -607,8 +612,13 @@ class Data:
     normalization: object
     train_fn: object
     eval_fn: object
-    train_data: object
+    train_data_at: object
     eval_data: object
+
+    @property
+    def train_data(self):
+        """What `fit` reads from epoch 0 on."""
+        return self.train_data_at(0)
 
 
 def create_input_pipeline(config, strategy, normalization_mode):
@@ -655,11 +665,12 @@ def create_input_pipeline(config, strategy, normalization_mode):
         mix=data_lib.MixConfig(config.mixup_alpha, config.cutmix_alpha,
                                config.mix_switch_prob, config.mix_prob))
 
-    def train_fn(context):
+    def train_fn(context, first_epoch=0):
         return data_lib.make_dataset(train_source, training=True, batch_size=global_batch,
                                      input_context=context, repeat=True,
-                                     image_size=config.image_size, **pipeline_args,
-                                     **augmentation)
+                                     image_size=config.image_size,
+                                     first_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
+                                     **pipeline_args, **augmentation)
 
     def eval_fn(context):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
@@ -671,12 +682,16 @@ def create_input_pipeline(config, strategy, normalization_mode):
     # values of distribute_datasets_from_function). The held-out data always goes that
     # way: per-replica pipelines would hand a replica an empty final batch, which fails
     # in BatchNormalization on CPU.
-    train_data, eval_data = train_fn(None), eval_fn(None)
-    if replicas > 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        train_data = strategy.distribute_datasets_from_function(train_fn)
+    def train_data_at(first_epoch):
+        if replicas > 1 and not isinstance(strategy,
+                                           tf.distribute.MultiWorkerMirroredStrategy):
+            return strategy.distribute_datasets_from_function(
+                lambda context: train_fn(context, first_epoch))
+        return train_fn(None, first_epoch)
+
     return Data(train_source, eval_source, num_classes, replicas, global_batch,
                 steps_per_epoch, epochs, passes, normalization, train_fn, eval_fn,
-                train_data, eval_data)
+                train_data_at, eval_fn(None))
 
 
 def one_hot_targets(config):
@@ -802,7 +817,10 @@ def evaluate(model, data, multi_worker):
 def _fit(model, config, data, callbacks, backup, initial_epoch, epochs, multi_worker):
     try:
         with _keras_compat.multi_worker_log_reduction_fix(multi_worker):
-            model.fit(data.train_data, epochs=epochs, initial_epoch=initial_epoch,
+            # Each fit reads the stream from its first epoch on: a resumed run sees
+            # the batches that the uninterrupted run saw in the same epochs.
+            model.fit(data.train_data_at(initial_epoch), epochs=epochs,
+                      initial_epoch=initial_epoch,
                       steps_per_epoch=data.steps_per_epoch, validation_data=data.eval_data,
                       callbacks=callbacks, verbose=config.verbose)
     except _COLLECTIVE_ERRORS as error:

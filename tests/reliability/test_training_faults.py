@@ -1,11 +1,14 @@
 """scripts/train.py killed with SIGKILL at exact points (keras_resnet.faults), then run
 again with the same command: it resumes, finishes exactly the planned epochs, leaves no
-corrupt checkpoint and writes one metrics row per epoch."""
+corrupt checkpoint, writes one metrics row per epoch, and (--deterministic --seed) ends
+with weights bit-identical to the uninterrupted run, in float32 and bfloat16, EMA
+included."""
 
 import os
 import re
 import signal
 
+import numpy as np
 import pytest
 from reliability_helpers import (
     QUICK,
@@ -33,14 +36,61 @@ CASES = [
 ]
 
 
-def _args(output_dir):
-    return [f"--epochs={EPOCHS}", f"--max_steps_per_epoch={STEPS}",
-            f"--output_dir={output_dir}", *QUICK]
+# bfloat16 with an EMA of the weights (issue 15), killed mid-epoch 2, then again at the
+# resumed run's first backup write (epoch 2's weights and EMA file renamed, the epoch
+# record not yet replaced): both resume from epoch 1.
+BFLOAT16 = ["--mixed_precision=bfloat16", "--ema_decay=0.9"]
+
+
+def _args(output_dir, extra=()):
+    return [f"--epochs={EPOCHS}", f"--max_steps_per_epoch={STEPS}", "--deterministic",
+            "--seed=3", f"--output_dir={output_dir}", *QUICK, *extra]
+
+
+def _final_state(output_dir, name="model.keras"):
+    """Every weight and optimizer variable of the run's `name`, as NumPy arrays."""
+    import keras_resnet.training  # registers the schedule and layers
+
+    model = keras_resnet.training.load_model(os.path.join(output_dir, name))  # its policy
+    return [np.asarray(v) for v in model.weights + model.optimizer.variables]
+
+
+def _assert_identical(state, reference):
+    assert len(state) == len(reference)
+    differing = [i for i, (a, b) in enumerate(zip(state, reference))
+                 if a.shape != b.shape or not np.array_equal(a, b)]
+    assert not differing, (f"{len(differing)} of {len(state)} arrays differ from the "
+                           f"uninterrupted run, first #{differing[0]}")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """{extra args: {file: final state}} of uninterrupted runs, each run once."""
+    runs = {}
+
+    def get(extra=()):
+        if tuple(extra) not in runs:
+            out = str(tmp_path_factory.mktemp("uninterrupted") / "run")
+            result = run(TRAIN, _args(out, extra))
+            assert result.returncode == 0, result.stdout[-3000:]
+            runs[tuple(extra)] = {name: _final_state(out, name)
+                                  for name in ("model.keras", "last.keras")}
+        return runs[tuple(extra)]
+
+    return get
+
+
+def _assert_matches_uninterrupted(out, reference):
+    """model.keras (the EMA when there is one) and last.keras (the raw weights of the
+    last epoch) equal the uninterrupted run's, bit for bit."""
+    for name in ("model.keras", "last.keras"):
+        _assert_identical(_final_state(out, name), reference[name])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at,committed", CASES, ids=[c[0] for c in CASES])
-def test_sigkill_at_fail_point_then_rerun_finishes_the_plan(tmp_path, kill_at, committed):
+def test_sigkill_at_fail_point_then_rerun_finishes_the_plan(tmp_path, uninterrupted, kill_at,
+                                                           committed):
     out = str(tmp_path / "run")
     killed = run(TRAIN, _args(out), kill_at=kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
@@ -63,10 +113,31 @@ def test_sigkill_at_fail_point_then_rerun_finishes_the_plan(tmp_path, kill_at, c
     assert not [n for n in os.listdir(out) if ".tmp" in n]
     assert not os.path.exists(os.path.join(out, "backup"))
     assert resumed.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+    _assert_matches_uninterrupted(out, uninterrupted())
 
 
 @pytest.mark.slow
-def test_two_kills_in_a_row_then_rerun(tmp_path):
+def test_bfloat16_ema_run_killed_twice_then_resumed_equals_the_uninterrupted_run(
+        tmp_path, uninterrupted):
+    out = str(tmp_path / "run")
+    for kill_at in ("train_batch:6", "backup_write:1"):
+        killed = run(TRAIN, _args(out, BFLOAT16), kill_at=kill_at)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
+        assert committed_epoch(out) == 1
+        backup = sorted(os.listdir(os.path.join(out, "backup")))
+        assert "epoch00001.ema.npz" in backup, backup
+    resumed = run(TRAIN, _args(out, BFLOAT16))
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M) == ["2", "3"]
+    reference = uninterrupted(BFLOAT16)
+    # model.keras holds the EMA, which differs from the raw weights in last.keras.
+    assert not all(np.array_equal(a, b) for a, b in
+                   zip(reference["model.keras"], reference["last.keras"]))
+    _assert_matches_uninterrupted(out, reference)
+
+
+@pytest.mark.slow
+def test_two_kills_in_a_row_then_rerun(tmp_path, uninterrupted):
     """Killed again while resuming (mid-epoch 3, then right after its metrics row)."""
     out = str(tmp_path / "run")
     assert run(TRAIN, _args(out), kill_at="train_batch:10").returncode == -signal.SIGKILL
@@ -87,6 +158,7 @@ def test_two_kills_in_a_row_then_rerun(tmp_path):
     assert re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M) == ["3"]
     assert [r["epoch"] for r in rows(out)] == [1, 2, 3]
     assert load_every_checkpoint(out)["model.keras"] == EPOCHS * STEPS
+    _assert_matches_uninterrupted(out, uninterrupted())
 
 
 # A linear probe of 1 epoch (classifier only), then 2 epochs of fine-tuning with a new
@@ -111,11 +183,13 @@ def digits_pth(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at,committed", PROBE_CASES, ids=[c[0] for c in PROBE_CASES])
-def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pth, kill_at,
+def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pth,
+                                                              uninterrupted, kill_at,
                                                               committed):
     out = str(tmp_path / "run")
-    args = _args(out) + ["--model=resnet18", "--image_size=32",
-                         f"--weights={digits_pth}", "--linear_probe_epochs=1"]
+    probe = ["--model=resnet18", "--image_size=32", f"--weights={digits_pth}",
+             "--linear_probe_epochs=1"]
+    args = _args(out, probe)
     killed = run(TRAIN, args, kill_at=kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
     assert committed_epoch(out) == committed
@@ -132,3 +206,4 @@ def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pt
     # The fine-tuning optimizer starts at the boundary: it ran the 2 epochs after it.
     assert iterations["model.keras"] == (EPOCHS - 1) * STEPS
     assert not os.path.exists(os.path.join(out, "backup"))
+    _assert_matches_uninterrupted(out, uninterrupted(probe))
