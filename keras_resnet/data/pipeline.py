@@ -51,7 +51,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
                  seed=0, deterministic=False, input_context=None, repeat=False,
                  auto_augment="none", magnitude=9, magnitude_std=0.5, random_erase=0.0,
                  mix=None, repeated_augmentation=1, resize_size=None, first_epoch=0,
-                 steps_per_epoch=None):
+                 steps_per_epoch=None, pad_final_batch=False):
     """Builds the input pipeline of one split.
 
     A training pipeline is a stream of epochs, each a function of (seed, epoch) alone:
@@ -116,8 +116,17 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             yields its share of the global batches). None: one pass over the examples,
             less the last partial batch. Defaults to None.
 
+    pad_final_batch: bool. Held-out splits only: every batch has exactly
+            `batch_size` rows, the last one padded with zero images, and a third
+            element gives each row's weight (1 real, 0 padding). Under a strategy of R
+            replicas a last batch of fewer than R examples would leave some replicas an
+            empty batch, which fails in oneDNN's CPU convolutions (TensorFlow 2.21,
+            AVX-512 hosts: "Incompatible shapes: [C] vs. [0,H,W,3]"); with weights,
+            Keras' accuracy metrics count each real example once. Defaults to False.
+
     Returns:
-        `tf.data.Dataset` of (float32 images (B, S, S, channels), labels).
+        `tf.data.Dataset` of (float32 images (B, S, S, channels), labels), and weights
+        (B,) with `pad_final_batch`.
     """
     augment_lib.check_mode(augment)
     policies.check_policy(auto_augment)
@@ -215,7 +224,25 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
         dataset = dataset.map(mix_fn, num_parallel_calls=AUTOTUNE)
     else:
         dataset = dataset.map(lambda images, labels, _: (images, labels))
+    if pad_final_batch and not training:
+        dataset = dataset.map(lambda images, labels: _pad_batch(images, labels, batch_size))
     return dataset.prefetch(AUTOTUNE)
+
+
+def _pad_batch(images, labels, batch_size):
+    """(images, labels, weights) of one batch, padded to `batch_size` rows of weight 0."""
+    count = tf.shape(images)[0]
+    missing = batch_size - count
+
+    def pad(tensor):
+        widths = [[0, missing]] + [[0, 0]] * (tensor.shape.rank - 1)
+        padded = tf.pad(tensor, widths)
+        padded.set_shape([batch_size] + tensor.shape.as_list()[1:])
+        return padded
+
+    weights = tf.concat([tf.ones([count]), tf.zeros([missing])], 0)
+    weights.set_shape([batch_size])
+    return pad(images), pad(labels), weights
 
 
 def _int32_seed(pair):

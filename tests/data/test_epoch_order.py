@@ -64,3 +64,17 @@ def test_a_full_epoch_has_every_example_once_and_whole_batches():
         normalization=NORM, deterministic=True).as_numpy_iterator())
     labels = np.concatenate([b[1] for b in batches])
     assert len(batches) == 6 and len(set(labels)) == 24
+
+
+def test_a_padded_held_out_split_has_whole_batches_weighted_one_for_real_rows():
+    # 10 examples in batches of 4: the last batch holds 2 real rows and 2 of padding.
+    batches = list(data.make_dataset(
+        _toy(10), training=False, batch_size=4, image_size=8, augment="none",
+        normalization=NORM, num_classes=24, one_hot=True,
+        pad_final_batch=True).as_numpy_iterator())
+    assert [b[0].shape for b in batches] == [(4, 8, 8, 3)] * 3
+    weights = np.concatenate([b[2] for b in batches])
+    np.testing.assert_array_equal(weights, [1] * 10 + [0] * 2)
+    labels = np.concatenate([b[1] for b in batches])
+    np.testing.assert_array_equal(labels[:10].argmax(-1), np.arange(10))
+    assert not labels[10:].any() and not batches[-1][0][2:].any()
