@@ -289,6 +289,57 @@ class CommitEpoch(keras.callbacks.Callback):
         self.backup.commit(epoch, logs)
 
 
+def _nested_layers(layer):
+    for inner in getattr(layer, "layers", ()):
+        yield inner
+        yield from _nested_layers(inner)
+
+
+class BatchNormSync(keras.callbacks.Callback):
+    """Averages every BatchNormalization layer's moving mean and variance over the
+    replicas before each evaluation (the validation of each epoch, hence before its
+    checkpoints and backup) and when called (before the final score).
+
+    Under a tf.distribute strategy Keras' moving statistics are mirrored variables with
+    no aggregation: each replica updates its own copy from its share of the batch, and
+    a checkpoint holds replica 0's. So each replica evaluated with other statistics,
+    and two workers' models scored the same split differently. timm averages them at
+    each epoch end for the same reason (`distribute_bn`, `--dist-bn=reduce`). One
+    all-reduce of 2 x (BN channels) floats per epoch; nothing on one replica.
+    """
+
+    def __init__(self, strategy):
+        super().__init__()
+        self.strategy = strategy
+        self._sync = None
+
+    def on_test_begin(self, logs=None):
+        self(self.model)
+
+    def __call__(self, model):
+        """Averages `model`'s statistics; returns how many variables were averaged."""
+        import tensorflow as tf
+
+        if self.strategy.num_replicas_in_sync < 1 + 1:
+            return 0
+        variables = [v for layer in _nested_layers(model)
+                     if isinstance(layer, keras.layers.BatchNormalization)
+                     for v in (layer.moving_mean, layer.moving_variance)]
+        if not variables:
+            return 0
+        if self._sync is None:
+            def average():
+                context = tf.distribute.get_replica_context()
+                means = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                           [v.value.read_value() for v in variables])
+                for variable, mean in zip(variables, means):
+                    variable.value.assign(mean)
+
+            self._sync = tf.function(lambda: self.strategy.run(average))
+        self._sync()
+        return len(variables)
+
+
 class FailPoints(keras.callbacks.Callback):
     """Fail points inside `fit` (keras_resnet.faults); added only when one is armed."""
 
@@ -508,5 +559,6 @@ def tensorboard(log_dir):
 
 __all__ = ["RunState", "CheckpointWriteError", "save_atomically", "ResumableBackup",
            "ResumeError", "nonfinite_state", "nonfinite_variables", "save_keras",
-           "CommitEpoch", "FailPoints", "remove_stale_temp", "NaNGuard", "MetricsLogger",
+           "CommitEpoch", "BatchNormSync", "FailPoints", "remove_stale_temp", "NaNGuard",
+           "MetricsLogger",
            "Checkpointer", "CorruptReporter", "plot_curves", "tensorboard", "atomic_write"]

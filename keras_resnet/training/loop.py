@@ -672,16 +672,19 @@ def create_input_pipeline(config, strategy, normalization_mode):
                                      first_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                                      **pipeline_args, **augmentation)
 
-    def eval_fn(context):
+    def eval_fn(context, pad_final_batch=False):
         return data_lib.make_dataset(eval_source, training=False, batch_size=global_batch,
                                      input_context=context, image_size=eval_image_size(config),
-                                     resize_size=config.eval_resize_size, **pipeline_args)
+                                     resize_size=config.eval_resize_size,
+                                     pad_final_batch=pad_final_batch, **pipeline_args)
 
     # Keras distributes a plain dataset itself, splitting each global batch over the
     # replicas (multi-worker: auto-sharded by element, where Keras fails on the PerReplica
     # values of distribute_datasets_from_function). The held-out data always goes that
-    # way: per-replica pipelines would hand a replica an empty final batch, which fails
-    # in BatchNormalization on CPU.
+    # way, and over several replicas its last batch is padded to a whole global batch
+    # with rows of weight 0 (issue 16 item 10): a last batch of fewer examples than
+    # replicas would hand some replicas an empty batch, which fails in oneDNN's CPU
+    # convolutions; the weights keep the accuracy a count over the real examples.
     def train_data_at(first_epoch):
         if replicas > 1 and not isinstance(strategy,
                                            tf.distribute.MultiWorkerMirroredStrategy):
@@ -691,7 +694,7 @@ def create_input_pipeline(config, strategy, normalization_mode):
 
     return Data(train_source, eval_source, num_classes, replicas, global_batch,
                 steps_per_epoch, epochs, passes, normalization, train_fn, eval_fn,
-                train_data_at, eval_fn(None))
+                train_data_at, eval_fn(None, pad_final_batch=replicas > 1))
 
 
 def one_hot_targets(config):
@@ -743,7 +746,9 @@ def compile_model(model, config, strategy, data, learning_rate):
             loss = keras.losses.SparseCategoricalCrossentropy()
             top5 = keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")
         metrics = ["accuracy"] + ([top5] if data.num_classes > 5 else [])
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+        # Weighted: the held-out split over several replicas carries weights (0 for its
+        # padding rows, see create_input_pipeline); training batches carry none.
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics,
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
     if strategy is not tf.distribute.get_strategy():
@@ -759,8 +764,10 @@ def create_model_and_optimizer(config, strategy, data, learning_rate, freeze="no
     return compile_model(model, config, strategy, data, learning_rate)
 
 
-def create_callbacks(config, data, work_dir, output_dir, chief):
-    """The callbacks of `fit`, sharing one `RunState`.
+def create_callbacks(config, data, work_dir, output_dir, chief, bn_sync):
+    """The callbacks of `fit`, sharing one `RunState`; `bn_sync` is the run's
+    `callbacks.BatchNormSync`, first, so that validation and checkpoints see averaged
+    statistics.
 
     Returns:
         (list of callbacks, the ResumableBackup, the MetricsLogger, the RunState).
@@ -777,6 +784,7 @@ def create_callbacks(config, data, work_dir, output_dir, chief):
     cb.remove_stale_temp(work_dir)
     # The backup commits last: see ResumableBackup.
     callbacks = [
+        bn_sync,
         backup,
         cb.FailPoints() if faults.enabled() else None,
         cb.NaNGuard(state),
@@ -838,8 +846,9 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
     variant = keras_resnet.get_variant(config.model)
     data = create_input_pipeline(
         config, strategy, weights_lib.preprocessing_for(config.weights, variant.name))
+    bn_sync = cb.BatchNormSync(strategy)
     callbacks, backup, logger, state = create_callbacks(config, data, work_dir, output_dir,
-                                                        chief)
+                                                        chief, bn_sync)
     check_resume(config, data, backup, output_dir)
     phases = training_phases(config, data.epochs)
     committed = backup.committed_epoch()
@@ -877,6 +886,7 @@ def _run(config, strategy, work_dir, output_dir, chief, start):
 
     if backup.ema is not None:
         backup.ema.swap_in(model)  # the averaged weights are the run's model
+    bn_sync(model)  # every replica (and worker) scores and saves the same statistics
     scores = evaluate(model, data, multi_worker)
     # The final model goes through the same check as every epoch's state.
     if not state.may_save(model, data.epochs, {"val_loss": scores["loss"]}):

@@ -21,19 +21,23 @@ from reliability_helpers import (
 )
 
 EPOCHS, STEPS = 3, 4
-# (fail point and hit, epochs committed by the backup when the process dies). The
-# digits held-out split is 360 images = 23 batches of 16, so eval batch 30 is in the
-# validation of epoch 2; epoch 1 writes last.keras and best.keras (checkpoint writes
-# 1 and 2), so write 3 is last.keras of epoch 2.
-CASES = [
-    ("train_batch:6", 1),  # mid-epoch 2
-    ("eval_batch:30", 1),  # during the validation of epoch 2
-    ("epoch_end:2", 1),  # epoch 2 trained and validated, nothing written yet
-    ("after_metrics:2", 1),  # metrics row 2 written, checkpoints and backup not
-    ("checkpoint_write:3", 1),  # temporary last.keras of epoch 2 written, not renamed
-    ("backup_write:2", 1),  # epoch 2 weights renamed, epoch record not yet replaced
+# One run killed at each fail point in turn, each kill in the rerun of the one before
+# (fail point, its hit counted in that process, epochs committed when it dies). A rerun
+# resumes at epoch 2, so each later kill is in its epoch 2 or after. The digits held-out
+# split is 360 images = 23 batches of 16, and epoch 2 writes last.keras first.
+CHAIN = [
+    ("train_batch:6", 1),  # first run, mid-epoch 2
+    ("eval_batch:10", 1),  # during the validation of epoch 2
+    ("epoch_end:1", 1),  # epoch 2 trained and validated, nothing written yet
+    ("after_metrics:1", 1),  # metrics row 2 written, checkpoints and backup not
+    ("checkpoint_write:1", 1),  # temporary last.keras of epoch 2 written, not renamed
+    ("backup_write:1", 1),  # epoch 2 weights renamed, epoch record not yet replaced
     ("final_save:1", EPOCHS),  # training done, final model.keras not yet renamed
 ]
+
+
+def _started(stdout):
+    return [int(e) for e in re.findall(rf"^Epoch (\d+)/{EPOCHS}", stdout, re.M)]
 
 
 # bfloat16 with an EMA of the weights (issue 15), killed mid-epoch 2, then again at the
@@ -88,20 +92,35 @@ def _assert_matches_uninterrupted(out, reference):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at,committed", CASES, ids=[c[0] for c in CASES])
-def test_sigkill_at_fail_point_then_rerun_finishes_the_plan(tmp_path, uninterrupted, kill_at,
-                                                           committed):
+def test_sigkill_at_each_fail_point_in_turn_then_rerun_equals_the_uninterrupted_run(
+        tmp_path, uninterrupted):
+    """Each kill leaves only loadable files and the committed epochs; the rerun after it
+    starts at the next epoch; the run that finally completes has exactly the planned
+    steps, one metrics row per epoch and weights bit-identical to an uninterrupted run."""
     out = str(tmp_path / "run")
-    killed = run(TRAIN, _args(out), kill_at=kill_at)
-    assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
-    assert committed_epoch(out) == committed
-    # Whatever exists after the kill loads: no half-written checkpoint anywhere.
-    load_every_checkpoint(out)
+    committed = 0
+    for kill_at, now_committed in CHAIN:
+        killed = run(TRAIN, _args(out), kill_at=kill_at)
+        assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stdout[-3000:])
+        started = _started(killed.stdout)
+        assert started and started[0] == committed + 1, (kill_at, killed.stdout[-2000:])
+        assert committed_epoch(out) == now_committed, kill_at
+        # Whatever exists after the kill loads: no half-written checkpoint anywhere.
+        load_every_checkpoint(out)
+        committed = now_committed
+
+    # Issue 16, item 2: other settings, or fewer epochs than committed, are refused on
+    # one line, and the run folder is left as it was.
+    refused = run(TRAIN, _args(out) + ["--batch_size=8", "--epochs=2"])
+    assert refused.returncode == 2, refused.stdout[-3000:]
+    error = refused.stdout.strip().splitlines()[-1]
+    assert error.startswith("error: output_dir=") and "batch_size: 16 -> 8" in error
+    assert f"epochs: 2 is below the {EPOCHS} epochs committed" in error
+    assert "--restart" in error and committed_epoch(out) == EPOCHS
 
     resumed = run(TRAIN, _args(out))
     assert resumed.returncode == 0, resumed.stdout[-3000:]
-    started = [int(e) for e in re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M)]
-    assert started == list(range(committed + 1, EPOCHS + 1)), resumed.stdout[-2000:]
+    assert _started(resumed.stdout) == [], resumed.stdout[-2000:]  # all epochs committed
     assert [r["epoch"] for r in rows(out)] == list(range(1, EPOCHS + 1))
     assert csv_epochs(out) == list(range(1, EPOCHS + 1))
     iterations = load_every_checkpoint(out)
@@ -136,37 +155,13 @@ def test_bfloat16_ema_run_killed_twice_then_resumed_equals_the_uninterrupted_run
     _assert_matches_uninterrupted(out, reference)
 
 
-@pytest.mark.slow
-def test_two_kills_in_a_row_then_rerun(tmp_path, uninterrupted):
-    """Killed again while resuming (mid-epoch 3, then right after its metrics row)."""
-    out = str(tmp_path / "run")
-    assert run(TRAIN, _args(out), kill_at="train_batch:10").returncode == -signal.SIGKILL
-    assert committed_epoch(out) == 2
-    assert run(TRAIN, _args(out), kill_at="after_metrics:1").returncode == -signal.SIGKILL
-    assert committed_epoch(out) == 2
-    assert [r["epoch"] for r in rows(out)] == [1, 2, 3]  # row 3 written, not committed
-    # Issue 16, item 2: other settings (or fewer epochs than committed) are refused on
-    # one line, and the run folder is left as it was.
-    refused = run(TRAIN, _args(out) + ["--batch_size=8", "--epochs=1"])
-    assert refused.returncode == 2, refused.stdout[-3000:]
-    error = refused.stdout.strip().splitlines()[-1]
-    assert error.startswith("error: output_dir=") and "batch_size: 16 -> 8" in error
-    assert "epochs: 1 is below the 2 epochs committed" in error and "--restart" in error
-    assert committed_epoch(out) == 2 and [r["epoch"] for r in rows(out)] == [1, 2, 3]
-    resumed = run(TRAIN, _args(out))
-    assert resumed.returncode == 0, resumed.stdout[-3000:]
-    assert re.findall(rf"^Epoch (\d+)/{EPOCHS}", resumed.stdout, re.M) == ["3"]
-    assert [r["epoch"] for r in rows(out)] == [1, 2, 3]
-    assert load_every_checkpoint(out)["model.keras"] == EPOCHS * STEPS
-    _assert_matches_uninterrupted(out, uninterrupted())
-
-
 # A linear probe of 1 epoch (classifier only), then 2 epochs of fine-tuning with a new
 # optimizer: kills before, at and after the boundary between the two `fit` calls.
-PROBE_CASES = [
-    ("backup_write:1", 0),  # probe epoch written, not committed: starts over
+# Each kill in the rerun of the one before, as CHAIN above.
+PROBE_CHAIN = [
+    ("backup_write:1", 0),  # probe epoch written, not committed: the rerun starts over
     ("train_batch:6", 1),  # mid-epoch 2: the backup holds the probe's optimizer
-    ("epoch_end:3", 2),  # epoch 3 trained: the backup holds the fine-tuning optimizer
+    ("epoch_end:2", 2),  # epoch 3 trained: the backup holds the fine-tuning optimizer
 ]
 
 
@@ -182,22 +177,21 @@ def digits_pth(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at,committed", PROBE_CASES, ids=[c[0] for c in PROBE_CASES])
 def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pth,
-                                                              uninterrupted, kill_at,
-                                                              committed):
+                                                              uninterrupted):
     out = str(tmp_path / "run")
     probe = ["--model=resnet18", "--image_size=32", f"--weights={digits_pth}",
              "--linear_probe_epochs=1"]
     args = _args(out, probe)
-    killed = run(TRAIN, args, kill_at=kill_at)
-    assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:]
-    assert committed_epoch(out) == committed
-    load_every_checkpoint(out)
+    for kill_at, committed in PROBE_CHAIN:
+        killed = run(TRAIN, args, kill_at=kill_at)
+        assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stdout[-3000:])
+        assert committed_epoch(out) == committed, kill_at
+        load_every_checkpoint(out)
 
     resumed = run(TRAIN, args)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
-    # One line per epoch run (Keras prints no "Epoch 1/1" header for a 1-epoch fit).
+    # One line per epoch run: only epoch 3 was left.
     ran = re.findall(rf"^{STEPS}/{STEPS} - .*val_accuracy", resumed.stdout, re.M)
     assert len(ran) == EPOCHS - committed, resumed.stdout[-2000:]
     assert re.findall(r"^Epoch (\d+)/", resumed.stdout, re.M)[-1] == str(EPOCHS)

@@ -1,6 +1,7 @@
 """MirroredStrategy on logical CPUs: the held-out accuracy counts every example exactly
 once, whatever the split size and replica count, also when the last global batch has
-fewer examples than replicas (some replicas then get an empty batch; issue 16 item 10).
+fewer examples than replicas (it is padded with rows of weight 0; issue 16 item 10), and
+BatchNormSync averages the replicas' moving statistics.
 
 `fit` validates with the same `model.evaluate` of the same `Data.eval_data` as the
 final test score, so checking `loop.evaluate` covers both."""
@@ -53,6 +54,24 @@ for replicas, sizes in cases:
         print("CASE " + json.dumps({"replicas": replicas, "size": size, "total": total,
                                     "correct": correct,
                                     "accuracy": float(scores["accuracy"])}), flush=True)
+# BatchNormSync: replicas' moving statistics drift apart in training, then are averaged.
+import keras
+from keras_resnet.training.callbacks import BatchNormSync
+strategy = tf.distribute.MirroredStrategy(devices[:2])
+with strategy.scope():
+    bn_model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
+batches = strategy.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensor_slices(np.arange(24, dtype="float32").reshape(8, 3) ** 2).batch(4))
+for x in batches:
+    strategy.run(tf.function(lambda x: bn_model(x, training=True)), (x,))
+layer = bn_model.layers[0]
+def local(v):
+    return [r.numpy().tolist() for r in strategy.experimental_local_results(v.value)]
+before = [local(v) for v in (layer.moving_mean, layer.moving_variance)]
+synced = BatchNormSync(strategy)(bn_model)
+after = [local(v) for v in (layer.moving_mean, layer.moving_variance)]
+print("BNSYNC " + json.dumps({"synced": synced,
+    "before": before, "after": after}), flush=True)
 """
 
 
@@ -68,6 +87,15 @@ def test_held_out_accuracy_counts_each_example_once_for_every_split_and_replica_
     assert result.returncode == 0, result.stdout[-3000:]
     reported = [json.loads(line[5:]) for line in result.stdout.splitlines()
                 if line.startswith("CASE ")]
+    # Mirrored BatchNormalization statistics differ per replica until averaged.
+    [bn] = [json.loads(line[7:]) for line in result.stdout.splitlines()
+            if line.startswith("BNSYNC ")]
+    assert bn["synced"] == 2
+    for (first, second), after in zip(bn["before"], bn["after"]):
+        assert first != second
+        mean = [(a + b) / 2 for a, b in zip(first, second)]
+        for replica in after:
+            assert replica == pytest.approx(mean, rel=1e-6)
     assert [(r["replicas"], r["size"]) for r in reported] == [
         (replicas, size) for replicas, sizes in cases for size in sizes]
     for row in reported:
