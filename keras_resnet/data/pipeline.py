@@ -115,8 +115,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
             steps_per_epoch; with `input_context`, the global steps: each pipeline then
             yields its share of the global batches). None: one pass over the examples,
             less the last partial batch. Defaults to None.
-
-    pad_final_batch: bool. Held-out splits only: every batch has exactly
+        pad_final_batch: bool. Held-out splits only: every batch has exactly
             `batch_size` rows, the last one padded with zero images, and a third
             element gives each row's weight (1 real, 0 padding). Under a strategy of R
             replicas a last batch of fewer than R examples would leave some replicas an

@@ -311,33 +311,37 @@ class BatchNormSync(keras.callbacks.Callback):
     def __init__(self, strategy):
         super().__init__()
         self.strategy = strategy
-        self._sync = None
+        self._cache = None  # (model, variables, traced all-reduce) of the last call
 
     def on_test_begin(self, logs=None):
         self(self.model)
 
     def __call__(self, model):
         """Averages `model`'s statistics; returns how many variables were averaged."""
+        if self.strategy.num_replicas_in_sync < 2:
+            return 0
+        if self._cache is None or self._cache[0] is not model:
+            variables = [v for layer in _nested_layers(model)
+                         if isinstance(layer, keras.layers.BatchNormalization)
+                         for v in (layer.moving_mean, layer.moving_variance)]
+            self._cache = (model, variables,
+                           self._all_reduce(variables) if variables else None)
+        _, variables, sync = self._cache
+        if sync is not None:
+            sync()
+        return len(variables)
+
+    def _all_reduce(self, variables):
         import tensorflow as tf
 
-        if self.strategy.num_replicas_in_sync < 1 + 1:
-            return 0
-        variables = [v for layer in _nested_layers(model)
-                     if isinstance(layer, keras.layers.BatchNormalization)
-                     for v in (layer.moving_mean, layer.moving_variance)]
-        if not variables:
-            return 0
-        if self._sync is None:
-            def average():
-                context = tf.distribute.get_replica_context()
-                means = context.all_reduce(tf.distribute.ReduceOp.MEAN,
-                                           [v.value.read_value() for v in variables])
-                for variable, mean in zip(variables, means):
-                    variable.value.assign(mean)
+        def average():
+            context = tf.distribute.get_replica_context()
+            means = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                       [v.value.read_value() for v in variables])
+            for variable, mean in zip(variables, means):
+                variable.value.assign(mean)
 
-            self._sync = tf.function(lambda: self.strategy.run(average))
-        self._sync()
-        return len(variables)
+        return tf.function(lambda: self.strategy.run(average))
 
 
 class FailPoints(keras.callbacks.Callback):

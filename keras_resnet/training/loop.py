@@ -595,10 +595,14 @@ class Data:
         train_fn: callable(input_context, first_epoch=0) -> tf.data.Dataset: the
             training stream from `first_epoch` on (epoch e is a function of the seed
             and e, see `keras_resnet.data.make_dataset`).
-        eval_fn: callable(input_context) -> tf.data.Dataset.
+        eval_fn: callable(input_context, pad_final_batch=False) -> tf.data.Dataset
+            of the held-out split; with `pad_final_batch`, whole batches with a
+            weight per row (0 for padding).
         train_data_at: callable(first_epoch) -> what `fit` reads from that epoch on (a
             resumed run starts at its committed epoch).
-        eval_data: what `evaluate` reads.
+        eval_data: what `evaluate` and validation read: over several replicas,
+            padded to whole global batches with weights, so that no replica gets an
+            empty batch.
     """
 
     train_source: object
