@@ -78,3 +78,110 @@ def prebuild(model, strategy, dataset):
     with strategy.scope():
         model._symbolic_build(data_batch=(images, labels))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+
+STEPS_PER_EXECUTION_VERSIONS = "3.15"
+
+
+def exact_steps_per_execution(model, strategy, steps_per_epoch):
+    """Makes `steps_per_execution` > 1 run each step of an epoch exactly once, on any
+    strategy.
+
+    Keras 3.15's TensorFlow trainer (the version this was written and tested on) has
+    two faults with several steps per execution:
+
+    - Each execution runs whole executions of `steps_per_execution` steps, whatever
+      `steps_per_epoch` says: 2 epochs of 3 steps at 2 steps per execution trained 8
+      optimizer steps, and each epoch read the next epoch's first batches.
+    - Each step runs inside a `tf.cond` on the iterator's next optional element, and
+      `strategy.run` inside that cond fails under MirroredStrategy at the first step
+      ("You must feed a value for placeholder tensor ...", keras-team/keras#19246).
+
+    Here an execution is told how many steps it has left in its epoch (the count is
+    reset when `fit` starts, and wraps at `steps_per_epoch`). Its first step reads the
+    iterator directly (the end of the data stops the epoch, as in Keras); the others
+    run in a `tf.while_loop` whose condition, not a `tf.cond`, checks for a next
+    element, and only the fetch of that element sits in a cond, so an execution
+    never reads past its last step. Evaluation runs whole executions until the data
+    ends, as before. Nothing changes at one step per execution.
+
+    Args:
+        model: a compiled Keras model.
+        strategy: the `tf.distribute` strategy it was compiled under.
+        steps_per_epoch: int. The training steps of each epoch (`fit`'s
+            steps_per_epoch).
+
+    Returns:
+        bool: whether the model was patched.
+
+    Raises:
+        KerasCompatError: Keras has no `trainer.reduce_per_replica`, or the model no
+            `_make_function`, `_autoconvert_optionals` or `make_train_function`.
+    """
+    per_execution = int(model.steps_per_execution)
+    if per_execution < 2 or keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    name = "exact_steps_per_execution"
+    _require(tf_trainer, "reduce_per_replica", name, STEPS_PER_EXECUTION_VERSIONS)
+    for attribute in ("_make_function", "_autoconvert_optionals", "make_train_function"):
+        _require(model, attribute, name, STEPS_PER_EXECUTION_VERSIONS)
+    position = [0]  # training steps run in the current epoch
+    make_train_function = model.make_train_function
+
+    def reset_and_make_train_function(force=False):
+        position[0] = 0  # `fit` calls this first, at an epoch boundary
+        return make_train_function(force=force)
+
+    def make_function(step_function):
+        @tf.autograph.experimental.do_not_convert
+        def one_step(data):
+            outputs = strategy.run(step_function, args=(data,))
+            return tf_trainer.reduce_per_replica(outputs, strategy, reduction="auto")
+
+        one_step = model._autoconvert_optionals(tf.function(
+            one_step, reduce_retracing=True, jit_compile=model.jit_compile))
+
+        @tf.autograph.experimental.do_not_convert
+        def several(iterator, steps):
+            outputs = one_step(iterator.get_next())
+
+            def more(step, outputs, optional):
+                return tf.logical_and(step < steps, optional.has_value())
+
+            def next_step(step, outputs, optional):
+                outputs = one_step(optional.get_value())
+                optional = tf.cond(step + 1 < steps, iterator.get_next_as_optional,
+                                   lambda: optional)
+                return step + 1, outputs, optional
+
+            _, outputs, _ = tf.while_loop(
+                more, next_step, [tf.constant(1), outputs, iterator.get_next_as_optional()])
+            return outputs
+
+        single = tf.function(lambda iterator: one_step(iterator.get_next()))
+        several = tf.function(several, reduce_retracing=True)
+        training = step_function == model.train_step
+
+        def function(iterator):
+            steps = per_execution
+            if training:
+                steps = min(per_execution, steps_per_epoch - position[0])
+            try:
+                outputs = (single(iterator) if steps == 1
+                           else several(iterator, tf.constant(steps)))
+            except tf.errors.OutOfRangeError as end:
+                raise StopIteration from end
+            if training:
+                position[0] = (position[0] + steps) % steps_per_epoch
+            return outputs
+
+        return function
+
+    model._make_function = make_function
+    model.make_train_function = reset_and_make_train_function
+    model.train_function = model.test_function = None
+    return True

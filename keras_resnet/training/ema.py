@@ -72,7 +72,12 @@ class ModelEMA(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1, Keras calls this once per execution with the
-        # index of its last batch: count the steps it covered.
+        # index of its last batch: count the steps it covered. An epoch's last
+        # execution may run fewer steps than Keras reports (an index past the epoch's
+        # end; keras_resnet._keras_compat.exact_steps_per_execution).
+        steps = (self.params or {}).get("steps")
+        if steps:
+            batch = min(batch, steps - 1)
         last = getattr(self, "_last_batch", -1)
         covered = max(1, batch - last)
         self._last_batch = batch

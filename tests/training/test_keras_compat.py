@@ -44,3 +44,100 @@ def test_prebuild_builds_once_and_fails_loudly_when_its_target_is_gone(monkeypat
     monkeypatch.delattr(trainer.Trainer, "_symbolic_build")
     with pytest.raises(_keras_compat.KerasCompatError, match="_symbolic_build"):
         _keras_compat.prebuild(_model(), tf.distribute.get_strategy(), data)
+
+
+# Two logical CPUs must be made before TensorFlow starts, so this runs in a subprocess.
+REPLICATED_STEPS = r"""
+import json, sys
+import numpy as np, tensorflow as tf, keras
+from keras_resnet import _keras_compat
+from keras_resnet.training import strategies
+strategies.configure_cpu_devices(2)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+rng = np.random.default_rng(0)
+x = rng.random((80, 8, 8, 3), dtype="float32")
+y = rng.integers(0, 3, 80)
+data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)  # 5 batches per epoch
+initial = None
+results = {}
+for steps in (1, 2, 3):
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+                                  keras.layers.BatchNormalization(),
+                                  keras.layers.GlobalAveragePooling2D(),
+                                  keras.layers.Dense(3)])
+        model.compile(keras.optimizers.SGD(0.1),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], steps_per_execution=steps)
+    patched = _keras_compat.exact_steps_per_execution(model, strategy, 5)
+    history = model.fit(data, epochs=2, validation_data=data, verbose=0).history
+    scores = model.evaluate(data, verbose=0, return_dict=True)
+    results[steps] = dict(
+        patched=patched, history=history, scores=scores,
+        iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        weights=[w.tolist() for w in model.get_weights()])
+print("RESULTS " + json.dumps(results), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_steps_per_execution_over_two_replicas_trains_every_step_once():
+    # Unpatched, Keras 3.15 fails at the first step with "You must feed a value for
+    # placeholder tensor" (keras-team/keras#19246). 5 batches per epoch: executions of
+    # 2 and 3 steps end on a partial execution.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.run(
+        [sys.executable, "-c", REPLICATED_STEPS], cwd=root, text=True, timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.returncode == 0, process.stdout[-3000:]
+    [line] = [row for row in process.stdout.splitlines() if row.startswith("RESULTS ")]
+    results = json.loads(line[8:])
+    one = results["1"]
+    assert not one["patched"] and one["iterations"] == 10  # Keras' own loop
+    for steps in ("2", "3"):
+        run = results[steps]
+        assert run["patched"] and run["iterations"] == 10
+        # The same steps on the same batches in the same order as one step per call.
+        for mine, reference in zip(run["weights"], one["weights"]):
+            np.testing.assert_allclose(mine, reference, rtol=1e-5, atol=1e-6)
+        assert run["scores"] == pytest.approx(one["scores"], rel=1e-5)
+        for name in ("val_accuracy", "val_loss"):
+            assert run["history"][name] == pytest.approx(one["history"][name], rel=1e-5)
+
+
+def test_steps_per_execution_patch_fails_loudly_when_its_target_is_gone(monkeypatch):
+    model = _model()
+    assert not _keras_compat.exact_steps_per_execution(  # one step per execution
+        model, tf.distribute.get_strategy(), 3)
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=2)
+    monkeypatch.delattr(tf_trainer, "reduce_per_replica")
+    with pytest.raises(_keras_compat.KerasCompatError,
+                       match=r"reduce_per_replica.*Keras 3\.15"):
+        _keras_compat.exact_steps_per_execution(model, tf.distribute.get_strategy(), 3)
+
+
+@pytest.mark.parametrize("per_execution", [2, 3, 4])
+def test_an_epoch_runs_its_steps_once_whatever_the_steps_per_execution(per_execution):
+    # Keras 3.15 alone runs whole executions: 2 epochs of 3 steps at 2 per execution
+    # trained 8 steps (and read the next epoch's batches). Reference: one per execution.
+    x = np.random.default_rng(0).random((12, 16, 16, 3), dtype="float32")
+    y = np.eye(3, dtype="float32")[np.arange(12) % 3]
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    initial, weights = tiny_model().get_weights(), {}
+    for steps in (1, per_execution):
+        model = tiny_model()
+        model.set_weights(initial)
+        model.compile(optimizer="sgd", loss="mse", steps_per_execution=steps)
+        _keras_compat.exact_steps_per_execution(model, tf.distribute.get_strategy(), 3)
+        model.fit(data, epochs=2, steps_per_epoch=3, verbose=0)
+        assert int(model.optimizer.iterations.numpy()) == 6
+        weights[steps] = model.get_weights()
+    for mine, theirs in zip(weights[per_execution], weights[1]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
