@@ -80,7 +80,6 @@ def prebuild(model, strategy, dataset):
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
-
 STEPS_PER_EXECUTION_VERSIONS = "3.15"
 
 
@@ -91,7 +90,7 @@ def exact_steps_per_execution(model, strategy, steps_per_epoch):
     Keras 3.15's TensorFlow trainer (the version this was written and tested on) has
     two faults with several steps per execution:
 
-    - Each execution runs whole executions of `steps_per_execution` steps, whatever
+    - `fit` runs whole executions of `steps_per_execution` steps, whatever
       `steps_per_epoch` says: 2 epochs of 3 steps at 2 steps per execution trained 8
       optimizer steps, and each epoch read the next epoch's first batches.
     - Each step runs inside a `tf.cond` on the iterator's next optional element, and

@@ -131,3 +131,16 @@ def test_ema_counts_steps_when_keras_reports_every_few_steps():
     for batch in (1, 3, 5, 7):  # steps_per_execution=2: Keras reports batches 1, 3, 5, 7
         ema.on_train_batch_end(batch)
     assert (ema.step, ema.updates) == (8, 2)
+
+
+def test_ema_counts_no_steps_past_the_epochs_end():
+    # 3 steps per epoch at 2 per execution: Keras reports batches 1 and 3, but the last
+    # execution runs one step (keras_resnet._keras_compat.exact_steps_per_execution).
+    ema = ema_lib.ModelEMA(0.5, every=1)
+    ema.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    ema.set_params({"epochs": 2, "steps": 3})
+    for epoch in range(2):
+        ema.on_epoch_begin(epoch)
+        for batch in (1, 3):
+            ema.on_train_batch_end(batch)
+    assert ema.step == 6
