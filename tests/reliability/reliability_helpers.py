@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 
+from factories import TINY_MODEL_FLAG
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN = os.path.join(ROOT, "scripts", "train.py")
 EXPORT = os.path.join(ROOT, "scripts", "export.py")
-# ResNet-20 on digits at 16x16: about 12 s a run on 2 cores, most of it start-up.
-QUICK = ["--image_size=16", "--batch_size=16", "--verbose=2"]
+# A ResNet-8 on digits at 16x16: most of a run is start-up.
+QUICK = ["--image_size=16", "--batch_size=16", "--verbose=2", TINY_MODEL_FLAG]
 
 
 def env(kill_at=None, **extra):

@@ -165,13 +165,18 @@ PROBE_CHAIN = [
 ]
 
 
+# A ResNet-18 with one block per stage: the torchvision layout, a quarter of the layers.
+PROBE_DEPTHS = (1, 1, 1, 1)
+
+
 @pytest.fixture(scope="module")
 def digits_pth(tmp_path_factory):
     """A torchvision-format ResNet-18 state dict for digits' 10 classes."""
     import keras_resnet
     from keras_resnet.training import transfer_demo
 
-    model = keras_resnet.create_model("resnet18", input_shape=(32, 32, 3), classes=10)
+    model = keras_resnet.create_model("resnet18", input_shape=(32, 32, 3), classes=10,
+                                      stage_depths=PROBE_DEPTHS)
     path = str(tmp_path_factory.mktemp("weights") / "resnet18.pth")
     return transfer_demo.save_torchvision_state_dict(model, path)
 
@@ -180,8 +185,9 @@ def digits_pth(tmp_path_factory):
 def test_sigkill_around_the_linear_probe_boundary_then_rerun(tmp_path, digits_pth,
                                                               uninterrupted):
     out = str(tmp_path / "run")
-    probe = ["--model=resnet18", "--image_size=32", f"--weights={digits_pth}",
-             "--linear_probe_epochs=1"]
+    # The last --model_option wins over QUICK's ResNet-8 depths.
+    probe = ["--model=resnet18", f"--model_option=stage_depths={PROBE_DEPTHS}",
+             "--image_size=32", f"--weights={digits_pth}", "--linear_probe_epochs=1"]
     args = _args(out, probe)
     for kill_at, committed in PROBE_CHAIN:
         killed = run(TRAIN, args, kill_at=kill_at)

@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 from absl import app, flags
+from factories import TINY_MODEL_FLAG
 
 from keras_resnet import cli
 from keras_resnet.export import ParityError, VerificationError
@@ -24,7 +25,7 @@ from keras_resnet.training import ConfigError, RunFolderLocked, TrainingDiverged
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = os.path.join(ROOT, "scripts")
 QUICK = ["--image_size=16", "--batch_size=16", "--epochs=1", "--max_steps_per_epoch=1",
-         "--verbose=0"]
+         "--verbose=0", TINY_MODEL_FLAG]
 
 
 def run_script(capsys, name, *args):

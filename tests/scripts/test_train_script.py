@@ -11,10 +11,11 @@ import sys
 import time
 
 import pytest
+from factories import TINY_MODEL_FLAG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "train.py")
-QUICK = ["--image_size=16", "--batch_size=16", "--verbose=2"]
+QUICK = ["--image_size=16", "--batch_size=16", "--verbose=2", TINY_MODEL_FLAG]
 LAST_LINE = re.compile(r"^test accuracy: [01]\.\d{4}$")
 
 
