@@ -255,15 +255,22 @@ def test_raw_pixel_artifacts_take_camera_frames_in_their_own_runtimes(trained, e
     assert manifest["artifacts"]["onnx_uint8"]["inputs"][0]["dtype"] == "uint8"
     assert manifest["artifacts"]["openvino_uint8"]["inputs"][0]["dtype"] == "uint8"
     # The int8 TFLite takes the pixels themselves (scale 1, zero point 0) and answers in
-    # int8 (int8_io); the converter leaves one float tensor (a requantize at the input).
+    # int8 (int8_io); it is integer from the input on: uint8 -> int8, then the 1x1
+    # convolution that normalizes (savedmodel.normalize_as_conv), no float tensor.
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=os.path.join(out, "model_int8_uint8.tflite"))
     (detail,) = interpreter.get_input_details()
     assert np.dtype(detail["dtype"]) == np.uint8 and detail["quantization"] == (1.0, 0)
     assert np.dtype(interpreter.get_output_details()[0]["dtype"]) == np.int8
-    floats = [t for t in interpreter.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
-    assert len(floats) <= 1, [t["name"] for t in floats]
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops[:3] == ["QUANTIZE", "CONV_2D", "CONV_2D"], ops
+    assert ops.count("QUANTIZE") == 1 and "DEQUANTIZE" not in ops, ops
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    assert [np.dtype(tensors[i]["dtype"]).name for i in interpreter._get_ops_details()[1][
+        "inputs"]] == ["int8", "int8", "int32"]  # the normalization: int8 conv, int32 bias
+    floats = [t["name"] for t in tensors.values() if np.dtype(t["dtype"]) == np.float32]
+    assert floats == [], floats
     assert manifest["parity"]["results"]["openvino_int8_uint8"]["int8_kernels"]
 
 
@@ -542,6 +549,17 @@ def test_random_parity_batch_is_deterministic_and_flagged(trained, tmp_path):
     a, b = (np.load(os.path.join(m["export_dir"], "parity_batch.npz"))["inputs"]
             for m in manifests)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["torch", "caffe"])
+def test_normalize_as_conv_matches_preprocess_uint8(mode):
+    # The raw-pixel int8 TFLite's normalization (one 1x1 convolution: channel order,
+    # 1 / std, -mean / std) computes what the other raw-pixel graphs compute.
+    preprocessing = export.resolve_preprocessing(mode)
+    pixels = np.random.default_rng(2).integers(0, 256, (2, 5, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(savedmodel.normalize_as_conv(pixels, preprocessing).numpy(),
+                               savedmodel.preprocess_uint8_numpy(pixels, preprocessing),
+                               atol=1e-5)
 
 
 def test_load_images_matches_preprocess_input(tmp_path):
