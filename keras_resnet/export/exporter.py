@@ -87,8 +87,8 @@ def export_model(model, *, output_dir=None, model_name=None, formats="all",
             and apply `preprocessing` in the graph: the SavedModel signature
             `serving_uint8`, `model_float32_uint8.tflite` and `model_int8_uint8.tflite`
             (uint8 input of scale 1, zero point 0), `model_uint8.onnx`,
-            `model_uint8.xml` and `model_int8_uint8.xml` (each where its format is
-            exported). Defaults to False.
+            `model_int8_uint8.onnx`, `model_uint8.xml` and `model_int8_uint8.xml`
+            (each where its format is exported). Defaults to False.
         int8_io: str. Input/output type of the full-integer TFLite model: "float",
             "int8" or "uint8". Defaults to "float".
         opset: int or None. ONNX opset (also of the ONNX file OpenVINO converts).

@@ -13,7 +13,8 @@ uint8 RGB NHWC in, the model's preprocessing in the graph, each checked against 
 on the preprocessed pixels (the parity batch's `_uint8` variant). `onnx_layout="NCHW"`
 applies to the ONNX files and the OpenVINO IRs converted from them (not to the
 raw-pixel ones, which take camera frames as they come); their checks run on the
-transposed batch.
+transposed batch. The raw-pixel int8 ONNX file is quantized from the raw-pixel float
+one, calibrated on the representative data as raw pixels.
 """
 
 import dataclasses
@@ -31,6 +32,7 @@ PIXELS_SAVEDMODEL_DIR = "savedmodel_pixels"  # the raw-pixel int8 TFLite's sourc
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model_int8.onnx"
 ONNX_UINT8_FILE = "model_uint8.onnx"
+ONNX_INT8_UINT8_FILE = "model_int8_uint8.onnx"
 NHWC, NCHW = onnx_export.LAYOUTS
 RAW_PIXELS = "in the graph (uint8 RGB pixels in)"
 BY_CALLER = "by the caller (see preprocessing)"
@@ -76,6 +78,7 @@ class Job:
     weight_type: str = None
     _onnx: tuple = None
     _onnx_int8: tuple = None
+    _onnx_uint8: tuple = None
 
     def savedmodel(self):
         """Writes the SavedModel (the TFLite converter's source too) once; returns
@@ -116,6 +119,18 @@ class Job:
             self._onnx = (path, info, time.perf_counter() - start)
         return self._onnx
 
+    def onnx_uint8(self):
+        """Writes the raw-pixel ONNX file (the raw-pixel int8 ONNX file's source too)
+        once; returns (its path, `onnx_export.write`'s description, seconds taken)."""
+        if self._onnx_uint8 is None:
+            path = os.path.join(self.staging, ONNX_UINT8_FILE)
+            start = time.perf_counter()
+            info = onnx_export.write(self.model, path, input_name=savedmodel.UINT8_INPUT_NAME,
+                                     output_name=self.output_name, opset=self.opset,
+                                     preprocessing=self.preprocessing)
+            self._onnx_uint8 = (path, info, time.perf_counter() - start)
+        return self._onnx_uint8
+
     def onnx_int8(self):
         """Writes the static QDQ int8 ONNX file (the int8 OpenVINO IR's source too)
         once; returns (its path, seconds taken); `weight_type` records its weights'."""
@@ -137,6 +152,8 @@ class Job:
             os.remove(self._onnx[0])
         if self._onnx_int8 and "onnx_int8" not in self.formats:
             os.remove(self._onnx_int8[0])
+        if self._onnx_uint8 and "onnx" not in self.formats:
+            os.remove(self._onnx_uint8[0])
         if self._pixels_savedmodel:
             shutil.rmtree(self._pixels_savedmodel)
 
@@ -256,12 +273,8 @@ def _onnx_artifacts(job):
         Check("onnx", onnx_export.load(path), parity.FLOAT32, {"artifact": "onnx"},
               layout=job.onnx_layout)], layout=job.onnx_layout)
     if job.uint8_input:
-        start = time.perf_counter()
-        path = os.path.join(job.staging, ONNX_UINT8_FILE)
-        info = onnx_export.write(job.model, path, input_name=savedmodel.UINT8_INPUT_NAME,
-                                 output_name=job.output_name, opset=job.opset,
-                                 preprocessing=job.preprocessing)
-        entry = {"format": "onnx", "path": ONNX_UINT8_FILE, "export_seconds": _seconds(start),
+        path, info, seconds = job.onnx_uint8()
+        entry = {"format": "onnx", "path": ONNX_UINT8_FILE, "export_seconds": round(seconds, 3),
                  **info}
         yield Artifact("onnx_uint8", entry, [
             Check("onnx_uint8", onnx_export.load(path), parity.FLOAT32,
@@ -284,6 +297,25 @@ def _onnx_int8_artifacts(job):
         Check("onnx_int8", onnx_export.load(path), parity.INT8_STATIC,
               {"artifact": "onnx_int8"}, layout=job.onnx_layout)],
         precision=parity.INT8, layout=job.onnx_layout)
+    if job.uint8_input:
+        yield _onnx_int8_uint8_artifact(job)
+
+
+def _onnx_int8_uint8_artifact(job):
+    """The raw-pixel int8 ONNX model: the raw-pixel one quantized as `onnx_int8` (its
+    preprocessing left in float, see `onnx_export.quantize_static`), calibrated on the
+    representative data as raw pixels."""
+    source, _, _ = job.onnx_uint8()
+    start = time.perf_counter()
+    path = os.path.join(job.staging, ONNX_INT8_UINT8_FILE)
+    job.weight_type = onnx_export.quantize_static(source, path, job.pixels())
+    entry = {"format": "onnx", "path": ONNX_INT8_UINT8_FILE, **_quantization(job),
+             "converted_from": ONNX_UINT8_FILE, "export_seconds": _seconds(start),
+             "layout": NHWC, **onnx_export.describe(path)}
+    return Artifact("onnx_int8_uint8", entry, [
+        Check("onnx_int8_uint8", onnx_export.load(path), parity.INT8_STATIC,
+              {"artifact": "onnx_int8_uint8"}, suffix="_uint8")],
+        precision=parity.INT8, input_dtype="uint8", raw_pixels=True)
 
 
 def _openvino_checks(path, key, suffix="", layout=NHWC):

@@ -7,7 +7,8 @@ with Keras 3. The batch axis is renamed to "batch" so clients see it is dynamic.
 `layout="NCHW"` (tf2onnx's `inputs_as_nchw`) gives the input TensorRT and OpenCV DNN
 expect, [batch, C, H, W], with a Transpose into the NHWC graph (TensorRT and ONNX
 Runtime fold it into the first convolution). `preprocessing` gives the raw-pixel model:
-uint8 RGB NHWC in, `savedmodel.preprocess_uint8` inside.
+uint8 RGB NHWC in, `savedmodel.preprocess_uint8` inside (its nodes named under
+`PREPROCESS_SCOPE`, which `quantize_static` leaves in float).
 """
 
 import numpy as np
@@ -19,6 +20,8 @@ from keras_resnet.io import save_atomically
 DEFAULT_OPSET = 17
 BATCH_AXIS = "batch"
 LAYOUTS = ("NHWC", "NCHW")
+# Name scope of the raw-pixel model's preprocessing nodes (Cast, Sub, Mul).
+PREPROCESS_SCOPE = "preprocess"
 # onnxruntime's input type names -> NumPy dtypes `load` feeds.
 _INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
 
@@ -81,7 +84,8 @@ def write(model, path, *, input_name, output_name, opset=None, layout="NHWC",
     @tf.function(autograph=False)
     def serve(x):
         if preprocessing:
-            x = tf.cast(preprocess_uint8(x, preprocessing), model_dtype)
+            with tf.name_scope(PREPROCESS_SCOPE):
+                x = tf.cast(preprocess_uint8(x, preprocessing), model_dtype)
         return tf.cast(model(x, training=False), tf.float32)
 
     proto, _ = tf2onnx.convert.from_function(
@@ -152,10 +156,19 @@ def quantize_static(source, destination, calibration, *, per_channel=True, weigh
     with min/max over `calibration` (onnxruntime.quantization.quantize_static). The file
     is written through a temporary name, so a failure leaves no partial `destination`.
 
+    The raw-pixel model's preprocessing (the nodes under `PREPROCESS_SCOPE`) stays in
+    float: the first convolution's input is then quantized as in the float-input model
+    (same scale and zero point). Quantized as well, the pixel differences `x - mean` got
+    a scale of 1.08 and 1 / std 8-bit weights: two more roundings, and on 297 held-out
+    digits images the output differed from the float-input int8 model's by up to 0.055
+    instead of 0.020 (top-1 297/297 either way).
+
     Args:
-        source: str. Float32 ONNX file with a single input.
+        source: str. Float32 ONNX file with a single input (float32, or uint8 for the
+            raw-pixel model).
         destination: str. The .onnx file to write.
-        calibration: float32 array, the input's shape. Calibration samples.
+        calibration: array, the input's shape. Calibration samples, fed in the input's
+            dtype (raw pixels 0..255 for a uint8 input).
         per_channel: bool. Per-output-channel weight scales. Defaults to True.
         weight_type: str or None. "int8" or "uint8" weights. Defaults to None
             (`default_weight_type()`: int8 where this CPU runs it exactly).
@@ -166,8 +179,13 @@ def quantize_static(source, destination, calibration, *, per_channel=True, weigh
     import onnx
     from onnxruntime import quantization as ortq
 
-    (input_name,) = [i.name for i in onnx.load(source).graph.input]
-    samples = np.asarray(calibration, np.float32)
+    graph = onnx.load(source).graph
+    (graph_input,) = graph.input
+    input_name = graph_input.name
+    samples = np.asarray(calibration, onnx.helper.tensor_dtype_to_np_dtype(
+        graph_input.type.tensor_type.elem_type))
+    keep_float = [node.name for node in graph.node
+                  if node.name.startswith(PREPROCESS_SCOPE + "/")]
 
     class Reader(ortq.CalibrationDataReader):
         def __init__(self):
@@ -187,7 +205,8 @@ def quantize_static(source, destination, calibration, *, per_channel=True, weigh
     save_atomically(lambda tmp: ortq.quantize_static(
         source, tmp, Reader(), quant_format=ortq.QuantFormat.QDQ, per_channel=per_channel,
         activation_type=ortq.QuantType.QUInt8, weight_type=types[weight_type],
-        calibrate_method=ortq.CalibrationMethod.MinMax), destination)
+        calibrate_method=ortq.CalibrationMethod.MinMax, nodes_to_exclude=keep_float),
+        destination)
     return weight_type
 
 

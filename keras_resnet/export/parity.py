@@ -31,8 +31,9 @@ Default tolerances (`DEFAULT_TOLERANCES`), checked per precision:
   ranges, wrong preprocessing) falls toward chance (1/classes). On an untrained model
   top-1 is decided by noise (untrained ResNet-50: 0.375 and 0.625 on 16 noise images):
   pass lower thresholds explicitly there.
-- int8_static (the calibrated QDQ ONNX model `model_int8.onnx`, and its OpenVINO IR
-  `model_int8.xml`): `top1_agreement >= 0.99`, the gate a deployable int8 server
+- int8_static (the calibrated QDQ ONNX models `model_int8.onnx` and
+  `model_int8_uint8.onnx`, and the OpenVINO IRs `model_int8.xml` and
+  `model_int8_uint8.xml`): `top1_agreement >= 0.99`, the gate a deployable int8 server
   artifact must hold on real held-out images of a trained model.
 """
 

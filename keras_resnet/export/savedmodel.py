@@ -35,6 +35,29 @@ def preprocess_uint8_numpy(images, preprocessing):
             / np.asarray(preprocessing["std"], np.float32)).astype(np.float32)
 
 
+def normalize_as_conv(pixels, preprocessing):
+    """Float pixels 0..255 -> the model's input, as `preprocess_uint8` computes it but
+    in one 1x1 convolution: its weights hold the channel order (RGB->BGR) and 1 / std,
+    its bias -mean / std.
+
+    This is how `write_pixels` normalizes, for the full-integer TFLite converter: a
+    convolution takes its input at any scale (per-channel int8 weights, int32 bias),
+    so the model stays integer from the uint8 pixels on. `x - mean` as a SUB made the
+    converter give the pixels a scale of its own (1.485, zero point -45) next to the
+    FakeQuant's (1, -128) and bridge the two in float: a DEQUANTIZE / QUANTIZE pair.
+    Each output channel has one nonzero weight, which quantizes exactly (127).
+    """
+    std = np.asarray(preprocessing["std"], np.float32)
+    mean = np.asarray(preprocessing["mean"], np.float32)
+    channels = len(std)
+    bgr = preprocessing.get("channel_order", "RGB").upper() == "BGR"
+    kernel = np.zeros((1, 1, channels, channels), np.float32)
+    for out in range(channels):
+        kernel[0, 0, channels - 1 - out if bgr else out, out] = 1.0 / std[out]
+    return tf.nn.bias_add(tf.nn.conv2d(pixels, kernel, strides=1, padding="VALID"),
+                          -mean / std)
+
+
 def pixels_from_inputs(x, preprocessing):
     """Raw RGB pixels (uint8) whose preprocessing gives back (about) the normalized
     model inputs `x`: the inverse of `preprocess_uint8_numpy`, rounded and clipped."""
@@ -61,6 +84,8 @@ def write_pixels(model, path, *, preprocessing, output_name):
     full integer with a uint8 input: scale 1, zero point 0, so the uint8 input is the
     camera's pixels themselves. Calibrated on the pixels alone, the range would be the
     data's (e.g. 10..240, scale 0.9), and every app would have to rescale its frames.
+    The normalization is one 1x1 convolution (`normalize_as_conv`), which keeps the
+    converted model integer from the input on.
     """
     input_shape = (None,) + tuple(model.inputs[0].shape[1:])
     input_dtype = tf.as_dtype(model.inputs[0].dtype)
@@ -70,7 +95,7 @@ def write_pixels(model, path, *, preprocessing, output_name):
         tf.TensorSpec(input_shape, tf.float32, name=UINT8_INPUT_NAME)])
     def serve(images):
         pinned = tf.quantization.fake_quant_with_min_max_args(images, 0.0, 255.0, num_bits=8)
-        x = tf.cast(preprocess_uint8(pinned, preprocessing), input_dtype)
+        x = tf.cast(normalize_as_conv(pinned, preprocessing), input_dtype)
         return {output_name: tf.cast(model(x, training=False), tf.float32)}
 
     module.serve = serve

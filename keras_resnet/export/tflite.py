@@ -15,10 +15,11 @@ Raw-pixel variants (`UINT8_MODES`, written with `uint8_input`): "float32" conver
 SavedModel's `serving_uint8` signature (uint8 in, cast and normalized in float); "int8"
 converts `savedmodel.write_pixels`' graph with `uint8_input=True`: a uint8 input of
 scale 1 and zero point 0, i.e. the pixels themselves, and the normalization quantized
-with the rest (the output follows `int8_io`). These two because the input is what
-differs: float16 and dynamic_int8 raw-pixel files would be the float32 one with smaller
-weights, and a mobile app that wants small weights takes the int8 one, which is also
-what integer-only accelerators (NNAPI, Edge TPU, Hexagon) run.
+with the rest as a 1x1 convolution, so no float tensor is left (the ops are a QUANTIZE
+uint8 -> int8, then the convolutions; the output follows `int8_io`). These two because
+the input is what differs: float16 and dynamic_int8 raw-pixel files would be the
+float32 one with smaller weights, and a mobile app that wants small weights takes the
+int8 one, which is also what integer-only accelerators (NNAPI, Edge TPU, Hexagon) run.
 """
 
 import numpy as np

@@ -29,8 +29,8 @@ ALL_KEYS = {"savedmodel", "savedmodel_uint8", "tflite_float32", "tflite_float16"
             "tflite_dynamic_int8", "tflite_int8", "onnx", "onnx_int8", "openvino", "openvino_int8",
             "openvino_host_default"}
 # The raw-pixel artifacts of `uint8_input` (uint8 RGB NHWC in, preprocessing inside).
-RAW_PIXEL_KEYS = {"tflite_float32_uint8", "tflite_int8_uint8", "onnx_uint8", "openvino_uint8",
-                  "openvino_uint8_host_default", "openvino_int8_uint8"}
+RAW_PIXEL_KEYS = {"tflite_float32_uint8", "tflite_int8_uint8", "onnx_uint8", "onnx_int8_uint8",
+                  "openvino_uint8", "openvino_uint8_host_default", "openvino_int8_uint8"}
 
 
 def _digits():
@@ -164,6 +164,52 @@ def test_static_int8_onnx_is_qdq_and_holds_99_percent_top1(trained, exported, tm
     assert not os.path.exists(dest) and _siblings(dest) == []
 
 
+def test_raw_pixel_int8_onnx_holds_99_percent_top1_with_float_preprocessing(trained, exported,
+                                                                           tmp_path):
+    import onnx
+
+    model, x_train, x_val, raw_val = trained
+    manifest, out = exported
+    path = os.path.join(out, "model_int8_uint8.onnx")
+    entry = manifest["artifacts"]["onnx_int8_uint8"]
+    assert entry["converted_from"] == "model_uint8.onnx" and entry["calibration_samples"] == 64
+    assert entry["quantization"] == "static QDQ" and entry["precision"] == "int8"
+    assert entry["weights"] == manifest["artifacts"]["onnx_int8"]["weights"]
+    assert entry["inputs"][0]["dtype"] == "uint8" and entry["layout"] == "NHWC"
+    assert entry["checks"] == {"onnx_int8_uint8": "int8_static"}
+    result = manifest["parity"]["results"]["onnx_int8_uint8"]
+    assert result["tolerance"] == {"min_top1_agreement": 0.99} and result["passed"]
+    # The preprocessing stays float; the first convolution's input is quantized as in
+    # model_int8.onnx (same scale and zero point: calibrated on the same images).
+    graph = onnx.load(path).graph
+    preprocess = [n for n in graph.node if n.name.startswith(onnx_export.PREPROCESS_SCOPE)]
+    assert [n.op_type for n in preprocess] == ["Cast", "Sub", "Mul"]
+    produced_by = {o: n for n in graph.node for o in n.output}
+    assert all(produced_by.get(i) is None or produced_by[i].op_type != "DequantizeLinear"
+               for n in preprocess for i in n.input)
+
+    def first_quantize(file):
+        model_graph = onnx.load(os.path.join(out, file)).graph
+        initializers = {i.name: onnx.numpy_helper.to_array(i) for i in model_graph.initializer}
+        node = next(n for n in model_graph.node if n.op_type == "QuantizeLinear")
+        return [initializers[name].item() for name in node.input[1:]]
+
+    np.testing.assert_allclose(first_quantize("model_int8_uint8.onnx"),
+                               first_quantize("model_int8.onnx"), rtol=1e-6)
+    # Independently, on 200 held-out frames the manifest never saw.
+    raw = raw_val[32:232]
+    agree = np.mean(np.argmax(onnx_export.run(path, raw), -1) == np.argmax(
+        model.predict(preprocess_input(raw, mode="torch"), verbose=0), -1))
+    assert agree >= 0.99, agree
+    # Asked for alone, the raw-pixel float file it is quantized from is not published.
+    alone = export.export_model(model, output_dir=str(tmp_path / "int8"), formats="onnx_int8",
+                                representative_data=x_train[:64], parity_data=x_val[:8],
+                                preprocessing="torch", uint8_input=True)
+    assert sorted(os.listdir(alone["export_dir"])) == [
+        "manifest.json", "model_int8.onnx", "model_int8_uint8.onnx", "parity_batch.npz"]
+    assert alone["parity"]["results"]["onnx_int8_uint8"]["passed"]
+
+
 def test_openvino_ir_is_checked_at_f32_and_at_the_host_default(trained, exported):
     manifest, out = exported
     entry = manifest["artifacts"]["openvino"]
@@ -235,6 +281,7 @@ def test_raw_pixel_artifacts_take_camera_frames_in_their_own_runtimes(trained, e
         "tflite_float32_uint8": tflite.load(os.path.join(out, "model_float32_uint8.tflite")),
         "tflite_int8_uint8": tflite.load(os.path.join(out, "model_int8_uint8.tflite")),
         "onnx_uint8": onnx_export.load(os.path.join(out, "model_uint8.onnx")),
+        "onnx_int8_uint8": onnx_export.load(os.path.join(out, "model_int8_uint8.onnx")),
         "openvino_uint8": openvino_export.load(os.path.join(out, "model_uint8.xml")),
         "openvino_int8_uint8": openvino_export.load(os.path.join(out, "model_int8_uint8.xml"),
                                                     inference_precision=None),
@@ -255,15 +302,22 @@ def test_raw_pixel_artifacts_take_camera_frames_in_their_own_runtimes(trained, e
     assert manifest["artifacts"]["onnx_uint8"]["inputs"][0]["dtype"] == "uint8"
     assert manifest["artifacts"]["openvino_uint8"]["inputs"][0]["dtype"] == "uint8"
     # The int8 TFLite takes the pixels themselves (scale 1, zero point 0) and answers in
-    # int8 (int8_io); the converter leaves one float tensor (a requantize at the input).
+    # int8 (int8_io); it is integer from the input on: uint8 -> int8, then the 1x1
+    # convolution that normalizes (savedmodel.normalize_as_conv), no float tensor.
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=os.path.join(out, "model_int8_uint8.tflite"))
     (detail,) = interpreter.get_input_details()
     assert np.dtype(detail["dtype"]) == np.uint8 and detail["quantization"] == (1.0, 0)
     assert np.dtype(interpreter.get_output_details()[0]["dtype"]) == np.int8
-    floats = [t for t in interpreter.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
-    assert len(floats) <= 1, [t["name"] for t in floats]
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops[:3] == ["QUANTIZE", "CONV_2D", "CONV_2D"], ops
+    assert ops.count("QUANTIZE") == 1 and "DEQUANTIZE" not in ops, ops
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    assert [np.dtype(tensors[i]["dtype"]).name for i in interpreter._get_ops_details()[1][
+        "inputs"]] == ["int8", "int8", "int32"]  # the normalization: int8 conv, int32 bias
+    floats = [t["name"] for t in tensors.values() if np.dtype(t["dtype"]) == np.float32]
+    assert floats == [], floats
     assert manifest["parity"]["results"]["openvino_int8_uint8"]["int8_kernels"]
 
 
@@ -544,6 +598,17 @@ def test_random_parity_batch_is_deterministic_and_flagged(trained, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("mode", ["torch", "caffe"])
+def test_normalize_as_conv_matches_preprocess_uint8(mode):
+    # The raw-pixel int8 TFLite's normalization (one 1x1 convolution: channel order,
+    # 1 / std, -mean / std) computes what the other raw-pixel graphs compute.
+    preprocessing = export.resolve_preprocessing(mode)
+    pixels = np.random.default_rng(2).integers(0, 256, (2, 5, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(savedmodel.normalize_as_conv(pixels, preprocessing).numpy(),
+                               savedmodel.preprocess_uint8_numpy(pixels, preprocessing),
+                               atol=1e-5)
+
+
 def test_load_images_matches_preprocess_input(tmp_path):
     from PIL import Image
 
@@ -622,7 +687,7 @@ def test_script_exports_all_formats_calibrated_on_an_image_folder(trained, tmp_p
         assert artifacts[key]["input"]["layout"] == "NCHW", key
         assert results[key]["batch"]["layout"] == "NCHW", key
     assert artifacts["openvino"]["inputs"][0]["shape"] == [-1, 3, 32, 32]
-    for key in ("onnx_uint8", "openvino_uint8", "openvino_int8_uint8"):
+    for key in ("onnx_uint8", "onnx_int8_uint8", "openvino_uint8", "openvino_int8_uint8"):
         assert artifacts[key]["input"]["layout"] == "NHWC", key
     # The raw-pixel models give the Keras model's answers on the raw frames.
     raw = raw_val[100:116]
