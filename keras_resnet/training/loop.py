@@ -755,8 +755,7 @@ def compile_model(model, config, strategy, data, learning_rate):
         model.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics,
                       jit_compile=config.jit_compile,
                       steps_per_execution=config.steps_per_execution)
-    if strategy is not tf.distribute.get_strategy():
-        _keras_compat.prebuild(model, strategy, data.train_fn(None))
+    _keras_compat.prebuild(model, strategy, data.train_fn(None))
     _keras_compat.exact_steps_per_execution(model, strategy, data.steps_per_epoch)
     return model
 

@@ -10,10 +10,17 @@ from keras.src.backend.tensorflow import trainer as tf_trainer
 from keras_resnet import _keras_compat
 
 
-def _model():
+def _model(optimizer="sgd", **compile_args):
     model = tiny_model()
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer=optimizer, loss="mse", **compile_args)
     return model
+
+
+def _with_slots():
+    """A model whose optimizer and metrics have variables that Keras builds lazily."""
+    import keras
+
+    return _model(keras.optimizers.SGD(0.1, momentum=0.9), metrics=["mae"])
 
 
 def test_multi_worker_fix_patches_and_restores():
@@ -44,6 +51,30 @@ def test_prebuild_builds_once_and_fails_loudly_when_its_target_is_gone(monkeypat
     monkeypatch.delattr(trainer.Trainer, "_symbolic_build")
     with pytest.raises(_keras_compat.KerasCompatError, match="_symbolic_build"):
         _keras_compat.prebuild(_model(), tf.distribute.get_strategy(), data)
+
+
+def _fit_counting_traces(model, x, y):
+    """Fits 2 epochs of 2 steps; returns how often the train step was traced."""
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: (traces.append(1), step(data))[1]
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(4), epochs=2, steps_per_epoch=2,
+              verbose=0)
+    return len(traces)
+
+
+def test_prebuild_reads_no_batch_and_the_train_step_is_traced_once():
+    x, y = np.zeros((2, 16, 16, 3), "float32"), np.zeros((2, 3), "float32")
+    # Reading a batch of this dataset fails: prebuild may use its element spec only.
+    unread = tf.data.Dataset.from_tensors((x, y)).map(
+        lambda a, b: (tf.debugging.check_numerics(a / 0.0, "a batch was read"), b))
+    model = _with_slots()
+    _keras_compat.prebuild(model, tf.distribute.get_strategy(), unread)
+    assert model.optimizer.built and model.optimizer.momentums
+    assert _fit_counting_traces(model, x, y) == 1
+    # Keras alone builds the momentum slots and the metric in the first trace on one
+    # device, and then traces the step again (what prebuild avoids).
+    assert _fit_counting_traces(_with_slots(), x, y) == 2
 
 
 # Two logical CPUs must be made before TensorFlow starts, so this runs in a subprocess.
