@@ -137,4 +137,8 @@ def test_fine_tuning_beats_training_from_scratch_on_digits(tmp_path):
             demo["finetune_dir"], weights, epochs=6, output_dir=str(tmp_path / name)))
         accuracy[name] = train_and_evaluate(config)["test_accuracy"]
     print(accuracy)
-    assert accuracy["finetuned"] > accuracy["scratch"] + 0.1, accuracy
+    # Fine-tuned / scratch measured on a 2-core AMD EPYC with AVX2 (2026-12-07): 0.322 /
+    # 0.211 on 2 threads, 0.394 / 0.206 on 1; 0.506 / 0.200 on an AVX-512 one. From
+    # scratch, 30 steps on 25 images stay at chance (0.2).
+    assert accuracy["scratch"] < 0.3, accuracy
+    assert accuracy["finetuned"] > accuracy["scratch"] + 0.08, accuracy
