@@ -107,29 +107,29 @@ class Job:
             self._pixels_savedmodel = path
         return self._pixels_savedmodel
 
+    def _onnx_once(self, attribute, file, **write_args):
+        """Writes the ONNX file `file` with `onnx_export.write(**write_args)` unless
+        `attribute` already holds it; returns (its path, the description, seconds)."""
+        if getattr(self, attribute) is None:
+            path = os.path.join(self.staging, file)
+            start = time.perf_counter()
+            info = onnx_export.write(self.model, path, output_name=self.output_name,
+                                     opset=self.opset, **write_args)
+            setattr(self, attribute, (path, info, time.perf_counter() - start))
+        return getattr(self, attribute)
+
     def onnx(self):
         """Writes the ONNX file (the OpenVINO converter's source too) once; returns (its
         path, `onnx_export.write`'s description, seconds taken)."""
-        if self._onnx is None:
-            path = os.path.join(self.staging, ONNX_FILE)
-            start = time.perf_counter()
-            info = onnx_export.write(self.model, path, input_name=self.input_name,
-                                     output_name=self.output_name, opset=self.opset,
-                                     layout=self.onnx_layout)
-            self._onnx = (path, info, time.perf_counter() - start)
-        return self._onnx
+        return self._onnx_once("_onnx", ONNX_FILE, input_name=self.input_name,
+                               layout=self.onnx_layout)
 
     def onnx_uint8(self):
         """Writes the raw-pixel ONNX file (the raw-pixel int8 ONNX file's source too)
         once; returns (its path, `onnx_export.write`'s description, seconds taken)."""
-        if self._onnx_uint8 is None:
-            path = os.path.join(self.staging, ONNX_UINT8_FILE)
-            start = time.perf_counter()
-            info = onnx_export.write(self.model, path, input_name=savedmodel.UINT8_INPUT_NAME,
-                                     output_name=self.output_name, opset=self.opset,
-                                     preprocessing=self.preprocessing)
-            self._onnx_uint8 = (path, info, time.perf_counter() - start)
-        return self._onnx_uint8
+        return self._onnx_once("_onnx_uint8", ONNX_UINT8_FILE,
+                               input_name=savedmodel.UINT8_INPUT_NAME,
+                               preprocessing=self.preprocessing)
 
     def onnx_int8(self):
         """Writes the static QDQ int8 ONNX file (the int8 OpenVINO IR's source too)
