@@ -132,6 +132,12 @@ def save_atomically(save, path, point=None):
     _commit(tmp, path, point)
 
 
+def copy_atomically(source, path, point=None):
+    """Copies the file `source` to `path` as `save_atomically` writes (a temporary file,
+    synced, then renamed): `path` is the old file or the whole copy, never a part."""
+    save_atomically(lambda tmp: shutil.copyfile(source, tmp), path, point)
+
+
 def atomic_write(path, data, mode="w", point=None):
     """Writes `data` to `path` through a temporary file and a rename, so a reader (or a
     resumed run) never sees half a file.

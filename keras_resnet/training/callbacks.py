@@ -20,6 +20,7 @@ from keras_resnet.io import (
     CorruptFileError,
     atomic_savefig,
     atomic_write,
+    copy_atomically,
     read_json,
     remove_stale_temp,
     save_atomically,
@@ -493,17 +494,18 @@ class Checkpointer(keras.callbacks.Callback):
                   if self.monitor in r and r["epoch"] <= self.state.initial_epoch]
         self.best = max((self.sign * v for v in values), default=-math.inf)
 
-    def _save(self, name):
-        save_keras(self.model, os.path.join(self.directory, name), point="checkpoint_write")
-
     def on_epoch_end(self, epoch, logs=None):
         if not self.state.may_save(self.model, epoch, logs):
             return
-        self._save("last.keras")
+        last = os.path.join(self.directory, "last.keras")
+        save_keras(self.model, last, point="checkpoint_write")
         value = (logs or {}).get(self.monitor)
         if value is not None and self.sign * float(value) > self.best:
             self.best = self.sign * float(value)
-            self._save("best.keras")
+            # The same model as last.keras: a file copy instead of a second save
+            # (ResNet-18: a few ms instead of 0.66 s on a 2-core AVX2 EPYC).
+            copy_atomically(last, os.path.join(self.directory, "best.keras"),
+                            point="checkpoint_write")
 
 
 class CorruptReporter(keras.callbacks.Callback):

@@ -25,6 +25,28 @@ def _tiny_model():
     return model
 
 
+def test_best_keras_is_the_epoch_of_the_best_score(tmp_path):
+    """best.keras is a copy of last.keras in an epoch that improves the monitor, and
+    keeps that epoch's model through a worse one."""
+    model, state = _tiny_model(), cb.RunState()
+    checkpointer = cb.Checkpointer(str(tmp_path), state=state)
+    checkpointer.set_model(model)
+    checkpointer.on_train_begin()
+    for epoch, accuracy in enumerate((0.5, 0.7, 0.6)):
+        model.layers[-1].kernel.assign(np.full((4, 3), epoch, "float32"))
+        checkpointer.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0,
+                                          "val_accuracy": accuracy})
+        if epoch == 1:
+            assert (tmp_path / "best.keras").read_bytes() == (
+                tmp_path / "last.keras").read_bytes()
+
+    def head(name):
+        return keras.saving.load_model(str(tmp_path / name)).layers[-1].kernel.numpy()
+
+    assert (head("best.keras") == 1).all() and (head("last.keras") == 2).all()
+    assert not [name for name in os.listdir(tmp_path) if ".tmp" in name]
+
+
 def test_a_nonfinite_state_never_replaces_a_finite_one(tmp_path):
     """Every writer (last.keras, best.keras, metrics, the backup) goes through
     `RunState.may_save`: finite losses but an inf weight are caught, and the finite
