@@ -826,9 +826,15 @@ def evaluate(model, data, multi_worker):
     return model.evaluate(data.eval_data, verbose=0, return_dict=True)
 
 
+def on_cpu():
+    """Whether this process trains on its CPU alone (no GPU or TPU is visible)."""
+    return not any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU"))
+
+
 def _fit(model, config, data, callbacks, backup, initial_epoch, epochs, multi_worker):
     try:
-        with _keras_compat.multi_worker_log_reduction_fix(multi_worker):
+        with (_keras_compat.multi_worker_log_reduction_fix(multi_worker),
+              _keras_compat.fast_conv_input_gradient(on_cpu())):
             # Each fit reads the stream from its first epoch on: a resumed run sees
             # the batches that the uninterrupted run saw in the same epochs.
             model.fit(data.train_data_at(initial_epoch), epochs=epochs,

@@ -172,3 +172,96 @@ def test_an_epoch_runs_its_steps_once_whatever_the_steps_per_execution(per_execu
         weights[steps] = model.get_weights()
     for mine, theirs in zip(weights[per_execution], weights[1]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def _conv_gradients(x, kernel, strides, padding, dilations=1):
+    """(input gradient, kernel gradient, op types of the traced gradient graph)."""
+    x, kernel = tf.constant(x), tf.constant(kernel)
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
+            loss = tf.reduce_sum(y * tf.cos(y))
+        return tape.gradient(loss, [x, kernel])
+
+    function = tf.function(gradients)
+    graph = function.get_concrete_function().graph
+    return *[g.numpy() for g in function()], {op.type for op in graph.get_operations()}
+
+
+@pytest.mark.parametrize("kernel,in_channels,padding,strides,dilations,fast", [
+    (3, 6, "SAME", 1, 1, True),
+    (1, 6, "SAME", 1, 1, True),
+    (7, 6, "SAME", 1, 1, True),
+    (3, 6, "VALID", 1, 1, True),
+    ((1, 3), 6, "VALID", 1, 1, True),
+    (3, 6, "SAME", 2, 1, False),  # strided: TensorFlow's own gradient
+    (2, 6, "SAME", 1, 1, False),  # even kernel
+])
+def test_fast_conv_input_gradient_equals_tensorflows(kernel, in_channels, padding, strides,
+                                                     dilations, fast):
+    rng = np.random.default_rng(0)
+    size = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.normal(size=(2, 9, 8, 6)).astype("float32")
+    w = rng.normal(size=(*size, in_channels, 4)).astype("float32")
+    *reference, ops = _conv_gradients(x, w, strides, padding, dilations)
+    assert "Conv2DBackpropInput" in ops
+    with _keras_compat.fast_conv_input_gradient(True):
+        *patched, ops = _conv_gradients(x, w, strides, padding, dilations)
+    assert ("Conv2DBackpropInput" not in ops) is fast, ops
+    for mine, theirs in zip(patched, reference):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-4)
+
+
+def test_fast_conv_input_gradient_leaves_grouped_convolutions_to_tensorflow():
+    # TensorFlow 2.21 has no CPU gradient for grouped convolutions; the patch keeps
+    # TensorFlow's gradient, and so its error, rather than computing another one.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 9, 8, 6)).astype("float32")
+    w = rng.normal(size=(3, 3, 3, 4)).astype("float32")  # 2 groups of 3 input channels
+    for active in (False, True):
+        with _keras_compat.fast_conv_input_gradient(active):
+            with pytest.raises(tf.errors.InvalidArgumentError, match="grouped"):
+                _conv_gradients(x, w, 1, "SAME")
+
+
+def test_fast_conv_input_gradient_restores_tensorflows_and_fails_loudly(monkeypatch):
+    from tensorflow.python.framework import ops
+
+    original = ops._gradient_registry.lookup("Conv2D")
+    with pytest.raises(KeyError):
+        with _keras_compat.fast_conv_input_gradient(True):
+            assert ops._gradient_registry.lookup("Conv2D") is not original
+            raise KeyError("inside")
+    assert ops._gradient_registry.lookup("Conv2D") is original
+    with _keras_compat.fast_conv_input_gradient(False):
+        assert ops._gradient_registry.lookup("Conv2D") is original
+    monkeypatch.delitem(ops._gradient_registry._registry, "Conv2D")
+    with pytest.raises(_keras_compat.KerasCompatError, match=r"TensorFlow 2\.21.*Conv2D"):
+        with _keras_compat.fast_conv_input_gradient(True):
+            pass
+
+
+def test_training_on_cpu_traces_the_fast_conv_input_gradient(tmp_path, monkeypatch):
+    """train_and_evaluate traces its step under the patch on a CPU-only machine, and the
+    result is the one TensorFlow's own gradient gives (float32 rounding apart)."""
+    from keras_resnet.training import build_config, loop, train_and_evaluate
+
+    seen, weights = [], {}
+    patch = _keras_compat.fast_conv_input_gradient
+
+    def recording(active):
+        seen.append(active)
+        return patch(active)
+
+    monkeypatch.setattr(_keras_compat, "fast_conv_input_gradient", recording)
+    for name, on_cpu in (("fast", True), ("tensorflow", False)):
+        monkeypatch.setattr(loop, "on_cpu", lambda value=on_cpu: value)
+        config = build_config("digits", model="resnet20", model_options={
+            "stage_depths": (1, 1, 1)}, epochs=1, max_steps_per_epoch=2, image_size=16,
+            batch_size=8, output_dir=str(tmp_path / name), deterministic=True, verbose=0)
+        weights[name] = train_and_evaluate(config)["model"].get_weights()
+    assert seen == [True, False]
+    for mine, theirs in zip(weights["fast"], weights["tensorflow"]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
