@@ -5,21 +5,28 @@ other-backend runs. To add a setting: a field of `Settings` (validated in
 import dataclasses
 
 from benchmarks import models as models_lib
-from benchmarks.runtimes import INFERENCE_RUNTIMES, KERAS_RUNTIMES, TF_RUNTIMES, check_runtime
+from benchmarks.runtimes import (
+    EXPORTED_RUNTIMES,
+    INFERENCE_RUNTIMES,
+    KERAS_RUNTIMES,
+    TF_RUNTIMES,
+    check_runtime,
+)
 from benchmarks.tasks import peers
 from benchmarks.tasks.training import TRAINING_MODES, check_mode
 
 # The runtimes each model is measured in: the two ResNet-50s in all of them, so that
-# every ratio against keras.applications is like for like.
+# every ratio against keras.applications is like for like. The other backends' runtimes
+# ("jax", "torch") are theirs: a TensorFlow run cannot load them.
 FULL_RUNTIMES = {
-    "resnet50": INFERENCE_RUNTIMES,
+    "resnet50": TF_RUNTIMES + EXPORTED_RUNTIMES,
     "keras_applications_resnet50": TF_RUNTIMES + ("savedmodel", "litert_float32",
                                                   "litert_int8", "onnxruntime",
                                                   "onnxruntime_int8", "openvino_f32",
                                                   "openvino", "openvino_int8"),
     "resnet50_v1": TF_RUNTIMES,
     "resnet18": TF_RUNTIMES + ("litert_float32", "litert_int8", "onnxruntime"),
-    "resnet20": INFERENCE_RUNTIMES,
+    "resnet20": TF_RUNTIMES + EXPORTED_RUNTIMES,
 }
 
 # The parts of a run, in the order `plan` schedules them.
