@@ -65,6 +65,31 @@ def describe_machine():
     return info
 
 
+def _failed(task, args, why, elapsed, log):
+    log(f"  FAILED after {elapsed:.0f} s: {' | '.join(why or [])}")
+    return [{"kind": task, "error": " | ".join(why or ["no result"]), **{
+        k: v for k, v in args.items() if k in ("model", "runtime", "mode")}}]
+
+
+def run_task_here(task, args, log=print):
+    """Runs one task in this process (no isolation: its peak RSS is this process's, and
+    runtimes share it); returns its results, or one result with "error"."""
+    import traceback
+
+    from benchmarks import tasks
+
+    start = time.perf_counter()
+    try:
+        results = tasks.get(task)(**args)
+    except Exception:
+        lines = traceback.format_exc().strip().splitlines()[-5:]
+        return _failed(task, args, lines, time.perf_counter() - start, log)
+    results = json.loads(json.dumps(results))  # what the worker's JSON file would hold
+    for result in results:
+        result["task_s"] = time.perf_counter() - start
+    return results
+
+
 def run_task(task, args, work_dir, timeout_s, log=print):
     """Runs one task in a fresh Python subprocess; returns its results, or one result with
     "error" when it failed (the run goes on)."""
@@ -87,9 +112,7 @@ def run_task(task, args, work_dir, timeout_s, log=print):
         failed, why = True, [f"timed out after {timeout_s} s"]
     elapsed = time.perf_counter() - start
     if failed:
-        log(f"  FAILED after {elapsed:.0f} s: {' | '.join(why or [])}")
-        return [{"kind": task, "error": " | ".join(why or ["no result"]), **{
-            k: v for k, v in args.items() if k in ("model", "runtime", "mode")}}]
+        return _failed(task, args, why, elapsed, log)
     with open(result_path) as handle:
         results = json.load(handle)
     for result in results:
@@ -97,7 +120,7 @@ def run_task(task, args, work_dir, timeout_s, log=print):
     return results
 
 
-def run_suite(settings, work_dir=None, log=print, on_result=None):
+def run_suite(settings, work_dir=None, log=print, on_result=None, isolate=True):
     """Runs every task of `settings` and returns the full report (see `derive`).
 
     Args:
@@ -108,6 +131,10 @@ def run_suite(settings, work_dir=None, log=print, on_result=None):
         on_result: callable(list of dict) or None. Called with all results so far after
             each task, e.g. to save them as the run goes (a run stopped midway keeps
             what it measured).
+        isolate: bool. Each task in a fresh subprocess (`run_task`), so that its peak
+            memory and thread pools are its own: every measurement should be. False runs
+            the tasks in this process (`run_task_here`), which saves an interpreter and
+            TensorFlow start per task, for tests of the tasks themselves.
     """
     import shutil
 
@@ -125,7 +152,8 @@ def run_suite(settings, work_dir=None, log=print, on_result=None):
             make_jpegs(os.path.join(work_dir, "jpegs"), settings.pipeline_files)
         for index, (label, task, args) in enumerate(tasks, 1):
             log(f"[{index}/{len(tasks)}] {label}")
-            results.extend(run_task(task, args, work_dir, settings.task_timeout_s, log))
+            results.extend(run_task(task, args, work_dir, settings.task_timeout_s, log)
+                           if isolate else run_task_here(task, args, log))
             if on_result:
                 on_result(results)
     finally:
