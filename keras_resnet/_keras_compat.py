@@ -205,13 +205,15 @@ def _conv_input_gradient_as_conv(original):
 
     def gradient(op, grad):
         kernel = op.inputs[1]
+        if kernel.shape.rank != 4 or op.inputs[0].shape.rank != 4:
+            return original(op, grad)
         kh, kw, k_in, _ = kernel.shape
         strides, dilations = list(op.get_attr("strides")), list(op.get_attr("dilations"))
         padding = op.get_attr("padding")
         if (op.get_attr("data_format") != b"NHWC" or strides != [1, 1, 1, 1]
                 or dilations != [1, 1, 1, 1] or padding not in (b"SAME", b"VALID")
                 or kh is None or kw is None or kh % 2 == 0 or kw % 2 == 0
-                or op.inputs[0].shape.rank != 4 or k_in != op.inputs[0].shape[-1]):
+                or k_in is None or k_in != op.inputs[0].shape[-1]):
             return original(op, grad)  # strided, dilated, grouped, even or explicit
         filter_grad = tf.raw_ops.Conv2DBackpropFilter(
             input=op.inputs[0], filter_sizes=tf.shape(kernel), out_backprop=grad,
