@@ -198,35 +198,77 @@ def exact_steps_per_execution(model, strategy, steps_per_epoch):
 CONV_GRADIENT_VERSIONS = "2.21"  # TensorFlow
 
 
+# Strided convolutions take the forward-convolution path only up to this many output
+# pixels: there TensorFlow 2.21's CPU kernel is slow (a 3x3 conv of 256 -> 512 channels,
+# stride 2, batch 32: 96 ms against 15 ms at 1x1 output), while from 4x4 on it is as fast
+# or faster than the convolution of the zero-upsampled gradient, which does stride^2 as
+# many multiply-adds (18 ms against 44 ms at 16x16 output, 64 -> 128 channels). Measured
+# on a 2-core AVX2 EPYC.
+STRIDED_MAX_OUTPUT_PIXELS = 4
+
+
+def _conv_input_gradient(grad, kernel, input_size, strides, padding):
+    """The input gradient of an NHWC Conv2D (odd kernel, no dilation, no groups) as one
+    forward convolution: the output gradient, zero-upsampled by the strides, convolved
+    with the kernel flipped in space and with in/out channels swapped. `input_size`:
+    the input's static (height, width); None for stride 1, where it is not needed."""
+    import tensorflow as tf
+
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    flipped = kernel if kh == kw == 1 else tf.reverse(kernel, [0, 1])
+    flipped = tf.transpose(flipped, [0, 1, 3, 2])
+    sh, sw = strides
+    if (sh, sw) == (1, 1):
+        # SAME pads (k - 1) / 2 on each side, which the same padding undoes; VALID read
+        # k - 1 more pixels than it wrote, which a full padding gives back.
+        if padding == "VALID":
+            grad = tf.pad(grad, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
+        return tf.nn.conv2d(grad, flipped, 1, padding)
+    (height, width), (out_h, out_w) = input_size, (grad.shape[1], grad.shape[2])
+    pad_h = max((out_h - 1) * sh + kh - height, 0) if padding == "SAME" else 0
+    pad_w = max((out_w - 1) * sw + kw - width, 0) if padding == "SAME" else 0
+    up = tf.pad(grad[:, :, None, :, None, :],
+                [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]])
+    up = tf.reshape(up, [-1, out_h * sh, out_w * sw, grad.shape[3]])
+    up = up[:, :(out_h - 1) * sh + 1, :(out_w - 1) * sw + 1, :]
+    # Rows and columns that no output read (after the last window) get zeros.
+    rest_h = height + pad_h - ((out_h - 1) * sh + kh)
+    rest_w = width + pad_w - ((out_w - 1) * sw + kw)
+    up = tf.pad(up, [[0, 0], [kh - 1, kh - 1 + rest_h], [kw - 1, kw - 1 + rest_w], [0, 0]])
+    padded = tf.nn.conv2d(up, flipped, 1, "VALID")
+    top, left = pad_h // 2, pad_w // 2  # TensorFlow's SAME puts the odd pixel after
+    return padded[:, top:top + height, left:left + width, :]
+
+
 def _conv_input_gradient_as_conv(original):
     """A Conv2D gradient function: `original`'s filter gradient, and the input gradient
-    as a forward convolution wherever that is exact, else `original`'s."""
+    as a forward convolution where that is exact and faster (`_conv_input_gradient`),
+    else `original`'s."""
     import tensorflow as tf
 
     def gradient(op, grad):
-        kernel = op.inputs[1]
-        if kernel.shape.rank != 4 or op.inputs[0].shape.rank != 4:
+        x, kernel = op.inputs[0], op.inputs[1]
+        if kernel.shape.rank != 4 or x.shape.rank != 4 or grad.shape.rank != 4:
             return original(op, grad)
         kh, kw, k_in, _ = kernel.shape
         strides, dilations = list(op.get_attr("strides")), list(op.get_attr("dilations"))
-        padding = op.get_attr("padding")
-        if (op.get_attr("data_format") != b"NHWC" or strides != [1, 1, 1, 1]
-                or dilations != [1, 1, 1, 1] or padding not in (b"SAME", b"VALID")
+        padding = op.get_attr("padding").decode()
+        if (op.get_attr("data_format") != b"NHWC" or strides[0] != 1 or strides[3] != 1
+                or dilations != [1, 1, 1, 1] or padding not in ("SAME", "VALID")
                 or kh is None or kw is None or kh % 2 == 0 or kw % 2 == 0
-                or k_in is None or k_in != op.inputs[0].shape[-1]):
-            return original(op, grad)  # strided, dilated, grouped, even or explicit
+                or k_in is None or k_in != x.shape[-1]):
+            return original(op, grad)  # dilated, grouped, even or explicit padding
+        input_size = None
+        if strides != [1, 1, 1, 1]:
+            input_size, out = tuple(x.shape[1:3]), tuple(grad.shape[1:3])
+            if (None in input_size or None in out or grad.shape[3] is None
+                    or out[0] * out[1] > STRIDED_MAX_OUTPUT_PIXELS):
+                return original(op, grad)
         filter_grad = tf.raw_ops.Conv2DBackpropFilter(
-            input=op.inputs[0], filter_sizes=tf.shape(kernel), out_backprop=grad,
-            strides=strides, padding=padding.decode(),
-            explicit_paddings=op.get_attr("explicit_paddings"), data_format="NHWC",
-            dilations=dilations)
-        # The input gradient of a stride-1 convolution is the convolution of the output
-        # gradient with the kernel flipped in space and with in/out channels swapped,
-        # padded so that every input position sees the taps that read it.
-        flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
-        if padding == b"VALID":
-            grad = tf.pad(grad, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
-        input_grad = tf.nn.conv2d(grad, flipped, 1, padding.decode())
+            input=x, filter_sizes=tf.shape(kernel), out_backprop=grad, strides=strides,
+            padding=padding, explicit_paddings=op.get_attr("explicit_paddings"),
+            data_format="NHWC", dilations=dilations)
+        input_grad = _conv_input_gradient(grad, kernel, input_size, strides[1:3], padding)
         return [input_grad, filter_grad]
 
     return gradient
@@ -234,8 +276,9 @@ def _conv_input_gradient_as_conv(original):
 
 @contextlib.contextmanager
 def fast_conv_input_gradient(active):
-    """While `active`, TensorFlow computes the input gradient of a stride-1 Conv2D as a
-    forward convolution instead of its `Conv2DBackpropInput` kernel. Gradients are
+    """While `active`, TensorFlow computes the input gradient of a Conv2D as a forward
+    convolution instead of its `Conv2DBackpropInput` kernel: at stride 1, and at larger
+    strides where the output is small (`STRIDED_MAX_OUTPUT_PIXELS`). Gradients are
     looked up when a step is traced, so a train function traced inside keeps the faster
     graph after exit.
 
@@ -243,13 +286,14 @@ def fast_conv_input_gradient(active):
     measured on) is many times slower than a forward convolution of the same size where
     channels are many and the image small. On a 2-core AVX2 EPYC, for a 3x3 conv of
     512 channels at batch 32: 217 ms against 13 ms at 1x1 pixels, 161 ms against 57 ms
-    at 7x7; a ResNet-18 gradient at 32x32, batch 32, took 909 ms against 250 ms with
-    this patch, and a ResNet-50 one at 224x224, batch 8, 2,180 against 2,154 ms. The
-    result is the same sum in another order (float32 rounding).
+    at 7x7. A ResNet-18 training step at 32x32, batch 32, took 159 ms with this patch
+    against 930 ms without; a ResNet-50 gradient at 224x224, batch 8, 2,154 against
+    2,180 ms. The result is the same sum in another order (float32 rounding).
 
-    Only stride-1, undilated, ungrouped NHWC convolutions with odd kernels and "same"
-    or "valid" padding take the new path; every other Conv2D keeps TensorFlow's
-    gradient. Meant for CPU runs: GPUs run cuDNN's own kernels.
+    Only undilated, ungrouped NHWC convolutions with odd kernels and "same" or "valid"
+    padding take the new path (strided ones with static shapes and a small output);
+    every other Conv2D keeps TensorFlow's gradient. Meant for CPU runs: GPUs run cuDNN's
+    own kernels.
 
     Raises:
         KerasCompatError: `active` and TensorFlow's gradient registry has no Conv2D

@@ -174,14 +174,14 @@ def test_an_epoch_runs_its_steps_once_whatever_the_steps_per_execution(per_execu
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
 
 
-def _conv_gradients(x, kernel, strides, padding, dilations=1):
+def _conv_gradients(x, kernel, strides, padding):
     """(input gradient, kernel gradient, op types of the traced gradient graph)."""
     x, kernel = tf.constant(x), tf.constant(kernel)
 
     def gradients():
         with tf.GradientTape() as tape:
             tape.watch([x, kernel])
-            y = tf.nn.conv2d(x, kernel, strides, padding, dilations=dilations)
+            y = tf.nn.conv2d(x, kernel, strides, padding)
             loss = tf.reduce_sum(y * tf.cos(y))
         return tape.gradient(loss, [x, kernel])
 
@@ -190,25 +190,31 @@ def _conv_gradients(x, kernel, strides, padding, dilations=1):
     return *[g.numpy() for g in function()], {op.type for op in graph.get_operations()}
 
 
-@pytest.mark.parametrize("kernel,in_channels,padding,strides,dilations,fast", [
-    (3, 6, "SAME", 1, 1, True),
-    (1, 6, "SAME", 1, 1, True),
-    (7, 6, "SAME", 1, 1, True),
-    (3, 6, "VALID", 1, 1, True),
-    ((1, 3), 6, "VALID", 1, 1, True),
-    (3, 6, "SAME", 2, 1, False),  # strided: TensorFlow's own gradient
-    (2, 6, "SAME", 1, 1, False),  # even kernel
+@pytest.mark.parametrize("size,kernel,padding,strides,fast", [
+    ((9, 8), 3, "SAME", 1, True),
+    ((9, 8), 1, "SAME", 1, True),
+    ((9, 8), 7, "SAME", 1, True),
+    ((9, 8), 3, "VALID", 1, True),
+    ((9, 8), (1, 3), "VALID", 1, True),
+    ((5, 4), 3, "VALID", 2, True),  # output 2x1: small enough
+    ((3, 4), 3, "SAME", 2, True),  # output 2x2, padded 1 before and 1 after
+    ((4, 3), 3, "SAME", 2, True),  # output 2x2, padded 0 before and 1 after
+    ((6, 7), 3, "VALID", (2, 3), True),  # output 2x2, the last row and column unread
+    ((4, 4), 1, "SAME", 2, True),
+    ((3, 3), 3, "VALID", 3, True),  # output 1x1
+    ((9, 8), 3, "SAME", 2, False),  # output 5x4: TensorFlow's own gradient
+    ((9, 8), 2, "SAME", 1, False),  # even kernel
 ])
-def test_fast_conv_input_gradient_equals_tensorflows(kernel, in_channels, padding, strides,
-                                                     dilations, fast):
+def test_fast_conv_input_gradient_equals_tensorflows(size, kernel, padding, strides, fast):
     rng = np.random.default_rng(0)
-    size = (kernel, kernel) if isinstance(kernel, int) else kernel
-    x = rng.normal(size=(2, 9, 8, 6)).astype("float32")
-    w = rng.normal(size=(*size, in_channels, 4)).astype("float32")
-    *reference, ops = _conv_gradients(x, w, strides, padding, dilations)
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.normal(size=(2, *size, 6)).astype("float32")
+    w = rng.normal(size=(*kernel, 6, 4)).astype("float32")
+    strides = (strides, strides) if isinstance(strides, int) else strides
+    *reference, ops = _conv_gradients(x, w, strides, padding)
     assert "Conv2DBackpropInput" in ops
     with _keras_compat.fast_conv_input_gradient(True):
-        *patched, ops = _conv_gradients(x, w, strides, padding, dilations)
+        *patched, ops = _conv_gradients(x, w, strides, padding)
     assert ("Conv2DBackpropInput" not in ops) is fast, ops
     for mine, theirs in zip(patched, reference):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-4)
