@@ -251,7 +251,9 @@ def test_fast_conv_input_gradient_restores_tensorflows_and_fails_loudly(monkeypa
 
 def test_training_on_cpu_traces_the_fast_conv_input_gradient(tmp_path, monkeypatch):
     """train_and_evaluate traces its step under the patch on a CPU-only machine, and the
-    result is the one TensorFlow's own gradient gives (float32 rounding apart)."""
+    result is the one TensorFlow's own gradient gives (float32 rounding apart). At 8x8
+    the stages run at 8, 4 and 2 pixels: stride-1 convs and a stride-2 one into 2x2 take
+    the new path, the stride-2 one into 4x4 keeps TensorFlow's."""
     from keras_resnet.training import build_config, loop, train_and_evaluate
 
     seen, weights = [], {}
@@ -265,7 +267,7 @@ def test_training_on_cpu_traces_the_fast_conv_input_gradient(tmp_path, monkeypat
     for name, on_cpu in (("fast", True), ("tensorflow", False)):
         monkeypatch.setattr(loop, "on_cpu", lambda value=on_cpu: value)
         config = build_config("digits", model="resnet20", model_options={
-            "stage_depths": (1, 1, 1)}, epochs=1, max_steps_per_epoch=2, image_size=16,
+            "stage_depths": (1, 1, 1)}, epochs=1, max_steps_per_epoch=2, image_size=8,
             batch_size=8, output_dir=str(tmp_path / name), deterministic=True, verbose=0)
         weights[name] = train_and_evaluate(config)["model"].get_weights()
     assert seen == [True, False]
