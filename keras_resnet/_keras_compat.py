@@ -15,18 +15,24 @@ class KerasCompatError(RuntimeError):
     """A Keras private attribute that keras_resnet patches is missing."""
 
 
+def _compat_error(patch, versions, missing, library="Keras"):
+    """The error of a patch whose target `missing` this `library` does not have."""
+    if library == "Keras":
+        version = keras.__version__
+    else:
+        import tensorflow as tf
+
+        version = tf.__version__
+    return KerasCompatError(
+        f"keras_resnet's patch {patch!r} (written for {library} {versions}) needs "
+        f"{missing}, which {library} {version} does not have. Use a {library} version "
+        f"in {versions}, or update keras_resnet/_keras_compat.py.")
+
+
 def _require(owner, attribute, patch, versions, library="Keras"):
     if not hasattr(owner, attribute):
         name = getattr(owner, "__name__", type(owner).__name__)
-        version = keras.__version__
-        if library != "Keras":
-            import tensorflow as tf
-
-            version = tf.__version__
-        raise KerasCompatError(
-            f"keras_resnet's patch {patch!r} (written for {library} {versions}) needs "
-            f"{name}.{attribute}, which {library} {version} does not have. Use a "
-            f"{library} version in {versions}, or update keras_resnet/_keras_compat.py.")
+        raise _compat_error(patch, versions, f"{name}.{attribute}", library)
 
 
 MULTI_WORKER_FIX_VERSIONS = "3.15"
@@ -313,11 +319,8 @@ def fast_conv_input_gradient(active):
     _require(ops, "_gradient_registry", name, CONV_GRADIENT_VERSIONS, library="TensorFlow")
     entry = getattr(ops._gradient_registry, "_registry", {}).get("Conv2D")
     if not isinstance(entry, dict) or "type" not in entry:
-        raise KerasCompatError(
-            f"keras_resnet's patch {name!r} (written for TensorFlow "
-            f"{CONV_GRADIENT_VERSIONS}) needs the Conv2D entry of TensorFlow's gradient "
-            "registry, which this TensorFlow does not have. Update "
-            "keras_resnet/_keras_compat.py.")
+        raise _compat_error(name, CONV_GRADIENT_VERSIONS,
+                            "the Conv2D entry of ops._gradient_registry", "TensorFlow")
     original = entry["type"]
     entry["type"] = _conv_input_gradient_as_conv(original)
     try:
