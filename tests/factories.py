@@ -1,8 +1,10 @@
 """What the tests make for themselves: tiny models, encoded images, image folders and a
-tiny export. Plain functions, importable from any test module (`tests/` is on
-pytest's `pythonpath`); `conftest.py` wraps them as fixtures.
+tiny export; and `run_script`, which runs a script in the test's process. Plain
+functions, importable from any test module (`tests/` is on pytest's `pythonpath`);
+`conftest.py` wraps some of them as fixtures.
 """
 
+import importlib.util
 import io
 import os
 
@@ -89,3 +91,42 @@ def tiny_export(output_dir, formats="savedmodel,tflite", **kwargs):
     export.export_model(kwargs.pop("model", None) or tiny_model(), output_dir=str(output_dir),
                         formats=formats, **kwargs)
     return str(output_dir)
+
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+
+
+def run_script(capsys, name, *args):
+    """(exit status, stdout, the stderr lines) of `scripts/<name>.py args`, run in this
+    process: the script is loaded fresh, its flags parsed from `args`, its `main` run
+    under `cli.guard`, and its flags removed again, so that scripts defining the same
+    flag names can run one after another. 5-6 s less than a subprocess, which imports
+    TensorFlow again; the scripts' own `__main__` runs are tested in subprocesses too."""
+    from absl import flags
+
+    from keras_resnet import cli
+
+    before = set(flags.FLAGS)
+    path = os.path.join(SCRIPTS, f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        status = 0
+        try:
+            cli.guard(module.main)(cli.parse_flags([path, *args]))
+        except SystemExit as stop:
+            status = stop.code or 0
+    finally:
+        for flag in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, flag)
+    out, err = capsys.readouterr()
+    return status, out, err.splitlines()
+
+
+def error_line(lines):
+    """The one `error:` line of stderr; no traceback."""
+    assert not any("Traceback" in line for line in lines), "\n".join(lines)
+    found = [line for line in lines if line.startswith("error: ")]
+    assert len(found) == 1, "\n".join(lines)
+    return found[0]

@@ -1,21 +1,18 @@
 """Every command-line tool ends a bad input with one line on stderr and status 2, and a
 runtime failure with one line and status 1 (keras_resnet.cli), never a traceback.
 
-The scripts run in this process: each is loaded fresh, its flags parsed from the
-command line given, its `main` run under `cli.guard`, and its flags removed again, so
-that scripts defining the same flag names can run one after another."""
+The scripts run in this process (`factories.run_script`)."""
 
 import ast
 import contextlib
-import importlib.util
 import json
 import os
 import re
 import subprocess
 
 import pytest
-from absl import app, flags
-from factories import TINY_MODEL_FLAG
+from absl import app
+from factories import TINY_MODEL_FLAG, error_line, run_script
 
 from keras_resnet import cli
 from keras_resnet.export import ParityError, VerificationError
@@ -26,34 +23,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPTS = os.path.join(ROOT, "scripts")
 QUICK = ["--image_size=16", "--batch_size=16", "--epochs=1", "--max_steps_per_epoch=1",
          "--verbose=0", TINY_MODEL_FLAG]
-
-
-def run_script(capsys, name, *args):
-    """(exit status, stdout, the stderr lines) of `scripts/<name>.py args`."""
-    before = set(flags.FLAGS)
-    path = os.path.join(SCRIPTS, f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        status = 0
-        try:
-            cli.guard(module.main)(cli.parse_flags([path, *args]))
-        except SystemExit as stop:
-            status = stop.code or 0
-    finally:
-        for flag in set(flags.FLAGS) - before:
-            delattr(flags.FLAGS, flag)
-    out, err = capsys.readouterr()
-    return status, out, err.splitlines()
-
-
-def error_line(lines):
-    """The one `error:` line of stderr; no traceback."""
-    assert not any("Traceback" in line for line in lines), "\n".join(lines)
-    found = [line for line in lines if line.startswith("error: ")]
-    assert len(found) == 1, "\n".join(lines)
-    return found[0]
 
 
 # ----------------------------------------------------------------- the shared helper

@@ -2,26 +2,15 @@
 train_and_evaluate, their errors, and the transfer-learning result on digits."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from factories import error_line, run_script
 
 import keras_resnet
 from keras_resnet.training import ConfigError, build_config, train_and_evaluate, transfer_demo
 from keras_resnet.weights.torchvision import load_torchvision_weights, read_state_dict
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "scripts", "train.py")
-
-
-def _script(args, timeout=240):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    env.pop("KERAS_RESNET_KILL_AT", None)
-    return subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -65,34 +54,38 @@ def _backbone_equal(model_path, pth):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("freeze,frozen", [("backbone", True), ("none", False)])
-def test_freeze_backbone_keeps_the_checkpoint_exactly(tmp_path, pretrained, freeze, frozen):
+def test_freeze_backbone_keeps_the_checkpoint_exactly(capsys, tmp_path, pretrained, freeze,
+                                                      frozen):
     pth, folder = pretrained
     out = str(tmp_path / "run")
-    process = _script([f"--dataset=folder:{folder}", "--model=resnet18", f"--weights={pth}",
-                       f"--freeze={freeze}", "--epochs=1", "--batch_size=8",
-                       "--max_steps_per_epoch=3", "--image_size=32", "--augment=shift",
-                       "--learning_rate=0.1", "--verbose=2", f"--output_dir={out}"])
-    assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
-    assert process.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+    status, stdout, stderr = run_script(
+        capsys, "train", f"--dataset=folder:{folder}", "--model=resnet18", f"--weights={pth}",
+        f"--freeze={freeze}", "--epochs=1", "--batch_size=8", "--max_steps_per_epoch=3",
+        "--image_size=32", "--augment=shift", "--learning_rate=0.1", "--verbose=2",
+        f"--output_dir={out}")
+    assert status == 0, stdout[-2000:] + "\n".join(stderr[-20:])
+    assert stdout.strip().splitlines()[-1].startswith("test accuracy: ")
     equal, units = _backbone_equal(os.path.join(out, "model.keras"), pth)
     assert units == 5  # a new head for the folder's 5 classes, not the file's 1000
     assert equal is frozen
 
 
 @pytest.mark.slow
-def test_bad_weights_and_freeze_are_one_line_errors_with_status_2(tmp_path, pretrained):
+def test_bad_weights_and_freeze_are_one_line_errors_with_status_2(capsys, tmp_path,
+                                                                   pretrained):
     pth, folder = pretrained
     common = [f"--dataset=folder:{folder}", "--epochs=1", "--batch_size=8",
               f"--output_dir={tmp_path}/run"]
-    wrong = _script(["--model=resnet34", f"--weights={pth}", *common])
-    assert wrong.returncode == 2, wrong.stderr[-2000:]
-    assert "Traceback" not in wrong.stderr
-    line, = [text for text in wrong.stderr.splitlines() if text.startswith("error: ")]
+    status, _, stderr = run_script(capsys, "train", "--model=resnet34", f"--weights={pth}",
+                                   *common)
+    assert status == 2, stderr
+    line = error_line(stderr)
     assert f"weights={pth!r}" in line and "model='resnet34'" in line
     assert "layer2.0.conv1" in line or "layer1.2" in line, line  # the first mismatch
-    nofreeze = _script(["--model=resnet18", "--freeze=backbone", *common])
-    assert nofreeze.returncode == 2 and "Traceback" not in nofreeze.stderr
-    assert "freeze='backbone' needs pretrained weights" in nofreeze.stderr
+    status, _, stderr = run_script(capsys, "train", "--model=resnet18", "--freeze=backbone",
+                                   *common)
+    assert status == 2
+    assert "freeze='backbone' needs pretrained weights" in error_line(stderr)
 
 
 @pytest.mark.parametrize("settings,message", [
