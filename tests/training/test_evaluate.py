@@ -1,19 +1,15 @@
 """Center-crop, 10-crop and multi-scale evaluation at tiny sizes."""
 
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from factories import run_script
 
 import keras_resnet
 from keras_resnet import data
 from keras_resnet.training.evaluate import evaluate_model, fully_convolutional, ten_crops
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_ten_crops_are_corners_center_and_mirrors():
@@ -45,17 +41,16 @@ def test_modes_score_a_tiny_model(mode):
 
 
 @pytest.mark.slow
-def test_evaluate_script(tmp_path):
+def test_evaluate_script(capsys, tmp_path):
     model = keras_resnet.create_model("resnet20", input_shape=(16, 16, 3), classes=10)
     path = str(tmp_path / "m.keras")
     model.save(path)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "scripts/evaluate.py", f"--model_path={path}",
-                          "--image_size=16", "--scales=16,20", "--max_examples=4"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
+    status, stdout, stderr = run_script(capsys, "evaluate", f"--model_path={path}",
+                                        "--image_size=16", "--scales=16,20",
+                                        "--max_examples=4")
+    assert status == 0, stderr[-20:]
     for mode in ("center", "ten_crop", "multi_scale"):
-        assert f"{mode}: top-1 " in out.stdout and "(4 images)" in out.stdout
+        assert f"{mode}: top-1 " in stdout and "(4 images)" in stdout
 
 
 def test_resize_side_sets_the_shorter_side_before_the_crop():

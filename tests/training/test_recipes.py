@@ -2,19 +2,16 @@
 the weight EMA is what is saved and what a resumed run continues from."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from factories import error_line, run_script
 
 from keras_resnet import training
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import ema as ema_lib
 from keras_resnet.training import loop, recipes
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_torchvision_v2_recipe_is_the_published_one():
@@ -92,15 +89,15 @@ def test_ema_state_is_committed_with_the_backup_and_restored(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
-def test_train_script_saves_the_ema_weights_as_the_model(tmp_path):
+def test_train_script_saves_the_ema_weights_as_the_model(capsys, tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--epochs=2",
-           "--max_steps_per_epoch=3", "--ema_decay=0.5", "--ema_every=2",
-           "--mixup_alpha=0.2", "--cutmix_alpha=1.0", "--auto_augment=trivialaugment",
-           "--random_erase=0.1", "--optimizer=nesterov", f"--output_dir={out}", "--verbose=0"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "test accuracy:" in done.stdout
+    status, stdout, stderr = run_script(
+        capsys, "train", "--epochs=2", "--max_steps_per_epoch=3", "--ema_decay=0.5",
+        "--ema_every=2", "--mixup_alpha=0.2", "--cutmix_alpha=1.0",
+        "--auto_augment=trivialaugment", "--random_erase=0.1", "--optimizer=nesterov",
+        f"--output_dir={out}", "--verbose=0")
+    assert status == 0, stderr[-20:]
+    assert "test accuracy:" in stdout
     final = keras.saving.load_model(str(out / "model.keras"))
     last = keras.saving.load_model(str(out / "last.keras"))
     moved = [not np.array_equal(a, b) for a, b in zip(final.get_weights(), last.get_weights())]
@@ -146,16 +143,15 @@ def test_held_out_tfrecord_labels_must_fit_the_training_classes(tmp_path):
         loop.create_input_pipeline(config, tf.distribute.get_strategy(), "torch")
 
 
-def test_train_export_refuses_an_existing_export_before_training(tmp_path):
+def test_train_export_refuses_an_existing_export_before_training(capsys, tmp_path):
     # issue 16, item 5: train.py --export replaced another export (overwrite=True).
     existing = tmp_path / "export"
     existing.mkdir()
     (existing / "manifest.json").write_text("{}")
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--export",
-           f"--export_dir={existing}", f"--output_dir={tmp_path / 'run'}", "--verbose=0"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stderr[-2000:]
-    line, = [t for t in done.stderr.splitlines() if t.startswith("error: ")]
+    status, _, stderr = run_script(capsys, "train", "--export", f"--export_dir={existing}",
+                                   f"--output_dir={tmp_path / 'run'}", "--verbose=0")
+    assert status == 2, stderr
+    line = error_line(stderr)
     assert "already exists" in line and "--overwrite_export" in line
     assert not (tmp_path / "run").exists()  # refused before anything was trained or written
     assert (existing / "manifest.json").read_text() == "{}"
