@@ -646,7 +646,7 @@ def test_script_rejects_unknown_format_and_verifies(capsys, exported):
 
 
 @pytest.mark.slow
-def test_script_exports_all_formats_calibrated_on_an_image_folder(trained, tmp_path):
+def test_script_exports_all_formats_calibrated_on_an_image_folder(capsys, trained, tmp_path):
     from PIL import Image
 
     model, _, _, raw_val = trained
@@ -697,9 +697,8 @@ def test_script_exports_all_formats_calibrated_on_an_image_folder(trained, tmp_p
     # verify re-runs every check, the NCHW ones on the transposed batch.
     assert set(export.verify(out)["parity"]) == ALL_KEYS | RAW_PIXEL_KEYS
     (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 truncated")
-    bad = subprocess.run([sys.executable, script, f"--model={tmp_path / 'broken.keras'}"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert bad.returncode == 2 and "Could not read the model file" in bad.stderr
+    status, _, stderr = run_script(capsys, "export", f"--model={tmp_path / 'broken.keras'}")
+    assert status == 2 and "Could not read the model file" in error_line(stderr)
 
 
 @pytest.mark.slow
