@@ -30,11 +30,11 @@ FIRST = (
     "tests/reliability/test_training_faults.py",
     "tests/benchmark/test_benchmark.py",
     "tests/export/test_export.py",
-    "tests/training/test_finetune.py",
     "tests/models/test_variants.py",
-    "tests/training/test_train.py",
+    "tests/training/test_finetune.py",
     "tests/reliability/test_multi_worker.py",
-    "tests/scripts/test_train_script.py",
+    "tests/training/test_train.py",
+    "tests/benchmark/test_keras_backends.py",
 )
 
 
