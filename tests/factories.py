@@ -101,7 +101,8 @@ def run_script(capsys, name, *args):
     process: the script is loaded fresh, its flags parsed from `args`, its `main` run
     under `cli.guard`, and its flags removed again, so that scripts defining the same
     flag names can run one after another. 5-6 s less than a subprocess, which imports
-    TensorFlow again; the scripts' own `__main__` runs are tested in subprocesses too."""
+    TensorFlow again. train.py, export.py and benchmark.py also run as subprocesses in
+    other tests, and test_cli checks that every script's `__main__` calls `cli.run`."""
     from absl import flags
 
     from keras_resnet import cli
