@@ -79,6 +79,24 @@ def image_folder(root, classes=("a", "b"), per_class=3, ext="jpg", splits=None, 
     return str(root)
 
 
+def tfrecord_spec(directory, records, name="train-00000-of-00001"):
+    """Writes `directory/name`, a TFRecord file of (encoded image bytes, int label)
+    `records` in the ImageNet layout that `tfrecord:` datasets read (image/encoded,
+    image/class/label); returns the dataset spec "tfrecord:PATH"."""
+    import tensorflow as tf
+
+    path = os.path.join(str(directory), name)
+    with tf.io.TFRecordWriter(path) as writer:
+        for raw, label in records:
+            feature = {
+                "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw])),
+                "image/class/label": tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=[label]))}
+            writer.write(tf.train.Example(
+                features=tf.train.Features(feature=feature)).SerializeToString())
+    return f"tfrecord:{path}"
+
+
 def tiny_export(output_dir, formats="savedmodel,tflite", **kwargs):
     """Exports `tiny_model()` (seeded) to `output_dir` with the float32 TFLite mode only,
     the cheapest export that has a SavedModel and a flat file; returns `output_dir`."""

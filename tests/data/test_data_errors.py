@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 from bad_inputs import call, check, parametrize
-from factories import image_bytes, image_folder
+from factories import image_bytes, image_folder, tfrecord_spec
 
 from keras_resnet import data as data_lib
 
@@ -49,23 +49,8 @@ def _skipped_and_counted(name, raw):
     return case
 
 
-def _tfrecord(tmp_path, records, name="train-00000-of-00001"):
-    import tensorflow as tf
-
-    path = str(tmp_path / name)
-    with tf.io.TFRecordWriter(path) as writer:
-        for raw, label in records:
-            feature = {
-                "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw])),
-                "image/class/label": tf.train.Feature(
-                    int64_list=tf.train.Int64List(value=[label]))}
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=feature)).SerializeToString())
-    return f"tfrecord:{path}"
-
-
 def _tfrecord_corrupt_record_counted(tmp_path):
-    spec = _tfrecord(tmp_path, [(image_bytes(), 0), (b"not an image", 1), (image_bytes(), 1)])
+    spec = tfrecord_spec(tmp_path, [(image_bytes(), 0), (b"not an image", 1), (image_bytes(), 1)])
     source = data_lib.load_source(spec, "train")
     assert _pixels(source).shape == (2, 16, 16, 3)
     assert source.skipped() == 1
@@ -73,7 +58,7 @@ def _tfrecord_corrupt_record_counted(tmp_path):
 
 def _tfrecord_labels(labels, **kwargs):
     def case(tmp_path):
-        spec = _tfrecord(tmp_path, [(image_bytes(), label) for label in labels])
+        spec = tfrecord_spec(tmp_path, [(image_bytes(), label) for label in labels])
         data_lib.load_source(spec, "train", **kwargs)
     return case
 
@@ -122,7 +107,7 @@ CASES = [
      "label_offset=2.*out of range"),
     ("tfrecord-no-files", _source(lambda t: f"tfrecord:{t}/train-*"), ValueError,
      "no files match"),
-    ("tfrecord-empty", _source(lambda t: _tfrecord(t, [])), ValueError, "hold no records"),
+    ("tfrecord-empty", _source(lambda t: tfrecord_spec(t, [])), ValueError, "hold no records"),
     ("tfrecord-corrupt-record", _tfrecord_corrupt_record_counted, None, None),
     ("dataset-unknown-kind", _source(lambda t: "ftp:somewhere"), ValueError,
      "Unknown dataset"),

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from factories import image_bytes, image_folder, write_images
+from factories import image_bytes, image_folder, tfrecord_spec, write_images
 
 from keras_resnet import data
 
@@ -110,21 +110,12 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 
 
 def _write_shards(directory, name, shards, labels, corrupt_at=None):
-    index = 0
+    per_shard = len(labels) // shards
     for shard in range(shards):
-        path = os.path.join(directory, f"{name}-{shard:05d}-of-{shards:05d}")
-        with tf.io.TFRecordWriter(path) as writer:
-            for _ in range(len(labels) // shards):
-                encoded = b"garbage" if index == corrupt_at else _png(10 * index)
-                feature = {
-                    "image/encoded": tf.train.Feature(
-                        bytes_list=tf.train.BytesList(value=[encoded])),
-                    "image/class/label": tf.train.Feature(
-                        int64_list=tf.train.Int64List(value=[labels[index]])),
-                }
-                example = tf.train.Example(features=tf.train.Features(feature=feature))
-                writer.write(example.SerializeToString())
-                index += 1
+        indices = range(shard * per_shard, (shard + 1) * per_shard)
+        tfrecord_spec(directory, [(b"garbage" if i == corrupt_at else _png(10 * i), labels[i])
+                                  for i in indices],
+                      name=f"{name}-{shard:05d}-of-{shards:05d}")
 
 
 def test_tfrecord_shards_with_label_offset_and_corrupt_record(tmp_path):

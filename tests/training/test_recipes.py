@@ -6,7 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
-from factories import error_line, run_script
+from factories import error_line, run_script, tfrecord_spec
 
 from keras_resnet import training
 from keras_resnet.training import callbacks as cb
@@ -125,15 +125,9 @@ def test_held_out_tfrecord_labels_must_fit_the_training_classes(tmp_path):
     import tensorflow as tf
 
     def shard(name, labels):
-        with tf.io.TFRecordWriter(str(tmp_path / f"{name}-00000-of-00001")) as writer:
-            for label in labels:
-                feature = {
-                    "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
-                        value=[tf.io.encode_png(tf.zeros((8, 8, 3), tf.uint8)).numpy()])),
-                    "image/class/label": tf.train.Feature(
-                        int64_list=tf.train.Int64List(value=[label]))}
-                writer.write(tf.train.Example(
-                    features=tf.train.Features(feature=feature)).SerializeToString())
+        png = tf.io.encode_png(tf.zeros((8, 8, 3), tf.uint8)).numpy()
+        tfrecord_spec(tmp_path, [(png, label) for label in labels],
+                      name=f"{name}-00000-of-00001")
 
     shard("train", [0, 1, 2] * 6)
     shard("validation", [0, 4])
