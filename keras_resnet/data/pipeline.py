@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_resnet.data import augment as augment_lib
 from keras_resnet.data import mixing, policies
-from keras_resnet.data.sources import decode_image
+from keras_resnet.data.sources import decode_image, graph_only
 from keras_resnet.models import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -184,8 +184,9 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     else:
         if repeat:
             dataset = dataset.repeat()
-        dataset = dataset.map(lambda *example: (example, tf.zeros([2], tf.int64)))
+        dataset = dataset.map(graph_only(lambda *example: (example, tf.zeros([2], tf.int64))))
 
+    @graph_only
     def transform(example, pair):
         image, label = example
         example_seed = _int32_seed(pair)
@@ -211,6 +212,7 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
     # Training epochs hold whole batches, so batches never straddle two epochs.
     dataset = dataset.batch(batch_size, drop_remainder=training)
     if mixing_on:
+        @graph_only
         def mix_fn(images, targets, pairs):
             # A batch's seed derives from its first example's: a function of (seed,
             # epoch, position) too.
@@ -222,9 +224,10 @@ def make_dataset(source, *, training, batch_size, image_size, augment, normaliza
 
         dataset = dataset.map(mix_fn, num_parallel_calls=AUTOTUNE)
     else:
-        dataset = dataset.map(lambda images, labels, _: (images, labels))
+        dataset = dataset.map(graph_only(lambda images, labels, _: (images, labels)))
     if pad_final_batch and not training:
-        dataset = dataset.map(lambda images, labels: _pad_batch(images, labels, batch_size))
+        dataset = dataset.map(graph_only(
+            lambda images, labels: _pad_batch(images, labels, batch_size)))
     return dataset.prefetch(AUTOTUNE)
 
 
@@ -255,6 +258,7 @@ def _epochs(dataset, *, seed, first_epoch, repeat, buffer, examples, copies):
     of its own shuffle of `dataset`, each shuffled example `copies` times in a row."""
     key = tf.constant([seed, 0], tf.int64)
 
+    @graph_only
     def epoch(index):
         epoch_key = tf.random.experimental.stateless_fold_in(key, index)
         # Dataset.shuffle mixes its seed with the graph-level seed, and fails on a
@@ -264,16 +268,16 @@ def _epochs(dataset, *, seed, first_epoch, repeat, buffer, examples, copies):
         order = tf.random.experimental.stateless_fold_in(epoch_key, tf.constant(0, tf.int64))
         shuffled = dataset.shuffle(buffer, seed=order[0], reshuffle_each_iteration=True)
         if copies > 1:
-            shuffled = shuffled.flat_map(
-                lambda *example: tf.data.Dataset.from_tensors(example).repeat(copies))
+            shuffled = shuffled.flat_map(graph_only(
+                lambda *example: tf.data.Dataset.from_tensors(example).repeat(copies)))
         # repeat(): an epoch shorter than `examples` (images dropped as corrupt) goes
         # on into a reshuffle of itself, so every epoch has its own batches; the
         # assertion fails a split that decodes to nothing, which would otherwise loop
         # over empty epochs forever.
         chosen = shuffled.repeat().take(examples).apply(
             tf.data.experimental.assert_cardinality(examples)).enumerate()
-        return chosen.map(lambda position, example: (example, tf.random.experimental
-                                                     .stateless_fold_in(epoch_key, position + 1)))
+        return chosen.map(graph_only(lambda position, example: (
+            example, tf.random.experimental.stateless_fold_in(epoch_key, position + 1))))
 
     last = 2**62 if repeat else first_epoch + 1
     return tf.data.Dataset.range(first_epoch, last).flat_map(epoch)
@@ -282,12 +286,14 @@ def _epochs(dataset, *, seed, first_epoch, repeat, buffer, examples, copies):
 def _decode(dataset, source):
     counters = source.counters
 
+    @graph_only
     def count_seen(raw, label):
         if counters is None:
             return raw, label
         with tf.control_dependencies([counters["seen"].assign_add(1)]):
             return tf.identity(raw), label
 
+    @graph_only
     def decode(raw, label):
         image = decode_image(raw, source.channels)
         if counters is None:

@@ -74,10 +74,10 @@ def evaluate_model(model, source, *, normalization, mode="center", image_size=22
                          f"Received: resize_side={resize_side!r}.")
     dataset = source.dataset
     if source.encoded:
-        from keras_resnet.data.sources import decode_image
+        from keras_resnet.data.sources import decode_image, graph_only
 
-        dataset = dataset.map(
-            lambda raw, y: (decode_image(raw, source.channels), y)).ignore_errors()
+        dataset = dataset.map(graph_only(
+            lambda raw, y: (decode_image(raw, source.channels), y))).ignore_errors()
     if max_examples:
         dataset = dataset.take(max_examples)
 
