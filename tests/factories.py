@@ -1,7 +1,7 @@
-"""What the tests make for themselves: tiny models, encoded images, image folders and a
-tiny export; and `run_script`, which runs a script in the test's process. Plain
-functions, importable from any test module (`tests/` is on pytest's `pythonpath`);
-`conftest.py` wraps some of them as fixtures.
+"""What the tests make for themselves: tiny models, encoded images, image folders,
+TFRecord files and a tiny export; and `run_script`, which runs a script in the test's
+process. Plain functions, importable from any test module (`tests/` is on pytest's
+`pythonpath`); `conftest.py` wraps some of them as fixtures.
 """
 
 import importlib.util
