@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from reliability_helpers import (
+from script_runs import (
     QUICK,
     ROOT,
     TRAIN,

@@ -6,7 +6,7 @@ import os
 import signal
 
 import pytest
-from reliability_helpers import EXPORT, run
+from script_runs import EXPORT, run
 
 FORMATS = ["--format=savedmodel,tflite", "--tflite_modes=float32"]
 

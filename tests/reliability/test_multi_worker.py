@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from reliability_helpers import QUICK, ROOT, TRAIN, committed_epoch, env, rows
+from script_runs import QUICK, ROOT, TRAIN, committed_epoch, env, rows
 
 # 2 epochs x 3 steps with an evaluation between them, in the same seeded order.
 SHORT = [*QUICK, "--max_steps_per_epoch=3", "--deterministic", "--seed=3"]

@@ -11,7 +11,7 @@ import signal
 import numpy as np
 import pytest
 from factories import error_line, run_script
-from reliability_helpers import (
+from script_runs import (
     QUICK,
     TRAIN,
     committed_epoch,

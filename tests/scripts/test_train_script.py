@@ -2,7 +2,6 @@
 degradation study. MirroredStrategy on 2 logical CPUs and MultiWorkerMirroredStrategy
 with two local workers run in tests/reliability/test_multi_worker.py."""
 
-import json
 import os
 import re
 import signal
@@ -11,55 +10,38 @@ import sys
 import time
 
 import pytest
-from factories import TINY_MODEL_FLAG, run_script
+from factories import run_script
+from script_runs import QUICK, ROOT, TRAIN, env, rows, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "scripts", "train.py")
-QUICK = ["--image_size=16", "--batch_size=16", "--verbose=2", TINY_MODEL_FLAG]
 LAST_LINE = re.compile(r"^test accuracy: [01]\.\d{4}$")
-
-
-def _env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    env.pop("TF_CONFIG", None)
-    env.update(extra)
-    return env
-
-
-def _run(args, timeout=240, **env):
-    process = subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, env=_env(**env),
-                             capture_output=True, text=True, timeout=timeout)
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    return process.stdout
-
-
-def _rows(output_dir):
-    try:
-        with open(os.path.join(output_dir, "metrics.json")) as f:
-            return json.load(f)["epochs"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return []
 
 
 @pytest.mark.slow
 def test_sigkill_then_rerun_resumes_without_repeating_epochs(tmp_path):
     out = str(tmp_path / "run")
     args = ["--epochs=6", "--max_steps_per_epoch=4", f"--output_dir={out}", *QUICK]
-    process = subprocess.Popen([sys.executable, SCRIPT, *args], cwd=ROOT, env=_env(),
+    process = subprocess.Popen([sys.executable, TRAIN, *args], cwd=ROOT, env=env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = os.path.join(out, "metrics.json")  # replaced atomically after each epoch
+
+    def epochs_done():
+        return len(rows(out)) if os.path.exists(metrics) else 0
+
     deadline = time.time() + 240
-    while len(_rows(out)) < 2 and process.poll() is None and time.time() < deadline:
+    while epochs_done() < 2 and process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    done_before = len(_rows(out))
+    done_before = epochs_done()
     assert 2 <= done_before < 6, f"killed after {done_before} epochs"
 
-    output = _run(args)
+    rerun = run(TRAIN, args)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    output = rerun.stdout
     started = [int(e) for e in re.findall(r"^Epoch (\d+)/6", output, re.M)]
     assert started and started[0] > 1, output[-2000:]  # resumed, not restarted
     assert started[-1] == 6
-    assert [row["epoch"] for row in _rows(out)] == [1, 2, 3, 4, 5, 6]
+    assert [row["epoch"] for row in rows(out)] == [1, 2, 3, 4, 5, 6]
     assert LAST_LINE.match(output.strip().splitlines()[-1])
 
     import keras
@@ -74,16 +56,14 @@ def test_sigkill_then_rerun_resumes_without_repeating_epochs(tmp_path):
 @pytest.mark.slow
 def test_xla_over_two_devices_fails_before_anything_is_written(tmp_path):
     out = tmp_path / "run"
-    process = subprocess.run(
-        [sys.executable, SCRIPT, "--strategy=mirrored", "--cpu_devices=2", "--jit_compile",
-         "--epochs=1", f"--output_dir={out}", *QUICK],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)
+    process = run(TRAIN, ["--strategy=mirrored", "--cpu_devices=2", "--jit_compile",
+                          "--epochs=1", f"--output_dir={out}", *QUICK], timeout=240)
     assert process.returncode != 0
     # The named setting and what is allowed, not XLA's "Trying to access resource ...
     # located in device" from the middle of the first step.
     assert ("jit_compile=True cannot be combined with strategy='mirrored' over 2 devices"
-            in process.stderr), process.stderr[-3000:]
-    assert "Trying to access resource" not in process.stderr
+            in process.stdout), process.stdout[-3000:]
+    assert "Trying to access resource" not in process.stdout
     assert not out.exists()
 
 

@@ -1,5 +1,8 @@
-"""Subprocess helpers of the reliability tests: run scripts with a fail point armed,
-read run folders, load every checkpoint."""
+"""Scripts in subprocesses, for the tests where the process itself matters (a kill, a
+fail point, TF_CONFIG, logical CPUs set before TensorFlow starts, op determinism): run
+a script with a fail point armed, read run folders, load every checkpoint. Importable
+by name from any test module, as `factories` (which runs scripts in the test's process
+with `run_script`)."""
 
 import csv
 import json
@@ -9,7 +12,7 @@ import sys
 
 from factories import TINY_MODEL_FLAG
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "scripts", "train.py")
 EXPORT = os.path.join(ROOT, "scripts", "export.py")
 # A ResNet-8 on digits at 16x16: most of a run is start-up.
