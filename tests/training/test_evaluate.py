@@ -1,6 +1,5 @@
 """Center-crop, 10-crop and multi-scale evaluation at tiny sizes."""
 
-
 import keras
 import numpy as np
 import pytest
